@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+for line in Path("sknas/__init__.py").read_text().splitlines():
+    if line.startswith("__version__"):
+        exec(line, version)
+
+setup(
+    name="sknas",
+    version=version["__version__"],
+    description="AutoML with neural architecture search behind scikit-learn estimators",
+    long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["sknas", "sknas.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "pandas>=2.0",
+        "scikit-learn>=1.6",
+        "torch>=2.1",
+        "skorch>=1.0",
+        "hyperopt>=0.2.7",
+        "joblib>=1.3",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+    },
+    entry_points={"console_scripts": ["sknas=sknas.__main__:main"]},
+    license="BSD-3-Clause",
+)

@@ -1,0 +1,491 @@
+"""The front door: ``AutoNASClassifier`` and ``AutoNASRegressor``."""
+
+from __future__ import annotations
+
+import numbers
+import os
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d, validate_data
+
+from .evaluation.trainer import Evaluator
+from .evaluation.trial import TrialData
+from .prep.tabular import infer_column_kinds, numeric_block, to_frame
+from .runner import Runner
+from .search.base import Searcher, make_searcher
+from .space.base import SearchSpace
+from .space.joint import JointSpace
+from .space.mlp import MLPSpace, ResNetSpace
+from .space.pipeline import PipelineSpace
+from .space.training import TrainingSpace
+
+__all__ = ["AutoNASClassifier", "AutoNASRegressor"]
+
+SPACES = {"mlp": MLPSpace, "resnet": ResNetSpace}
+PLANNED_SPACES = ("cell", "hierarchical")
+KNOWN_OBJECTIVES = ("score", "params", "flops", "latency")
+AVAILABLE_OBJECTIVES = ("score", "params")
+AVAILABLE_CONSTRAINTS = ("params",)
+CV_MAX_SAMPLES = 1000  # below this many rows candidates are scored by k-fold cross-validation
+
+
+class BaseAutoNAS(BaseEstimator):
+    """Shared machinery of the two estimators (see their docstrings)."""
+
+    _parameter_constraints = {
+        "space": [StrOptions({"mlp", "resnet", "cell", "hierarchical"}), SearchSpace],
+        "search": [str, Searcher],
+        "time_budget": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "max_trials": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "preprocessing": [StrOptions({"auto", "none"}), HasMethods(["fit", "transform"])],
+        "objectives": [tuple, list],
+        "constraints": [dict, None],
+        "ensemble_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "scoring": [str, callable, None],
+        "input_shape": [tuple, None],
+        "device": [str],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "checkpoint": [str, os.PathLike, None],
+    }
+
+    _task = None
+
+    def __init__(self, space="mlp", search="tpe", time_budget=60.0, max_trials=None, max_epochs=100,
+                 validation_fraction=0.2, preprocessing="auto", objectives=("score",), constraints=None,
+                 ensemble_size=1, scoring=None, input_shape=None, device="cpu", n_jobs=None,
+                 random_state=None, verbose=0, warm_start=False, checkpoint=None):
+        self.space = space
+        self.search = search
+        self.time_budget = time_budget
+        self.max_trials = max_trials
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.preprocessing = preprocessing
+        self.objectives = objectives
+        self.constraints = constraints
+        self.ensemble_size = ensemble_size
+        self.scoring = scoring
+        self.input_shape = input_shape
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint = checkpoint
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True  # text columns are one-hot encoded
+        tags.input_tags.categorical = True
+        tags.non_deterministic = self.time_budget is not None
+        return tags
+
+    # -- validation ------------------------------------------------------------------
+    def _not_yet(self, what):
+        return ValueError(f"{type(self).__name__}: {what} is not available yet in this version of sknas.")
+
+    def _check_params(self):
+        self._validate_params()
+        name = type(self).__name__
+        if self.time_budget is None and self.max_trials is None:
+            raise ValueError(
+                f"{name}: set time_budget or max_trials (or both); with neither the search would "
+                "never end. Got time_budget=None, max_trials=None instead."
+            )
+        if isinstance(self.space, str) and self.space in PLANNED_SPACES:
+            raise self._not_yet(f"space={self.space!r}")
+        objectives = tuple(self.objectives)
+        unknown = [o for o in objectives if o not in KNOWN_OBJECTIVES]
+        if unknown or "score" not in objectives:
+            raise ValueError(
+                f"{name}: objectives must include 'score' and may add {KNOWN_OBJECTIVES[1:]}. "
+                f"Got {self.objectives!r} instead."
+            )
+        for o in objectives:
+            if o not in AVAILABLE_OBJECTIVES:
+                raise self._not_yet(f"the objective {o!r}")
+        for key, limit in (self.constraints or {}).items():
+            if key not in ("params", "flops", "latency_ms"):
+                raise ValueError(
+                    f"{name}: unknown constraint {key!r}; known: 'params', 'flops', 'latency_ms'. "
+                    f"Got constraints={self.constraints!r} instead."
+                )
+            if key not in AVAILABLE_CONSTRAINTS:
+                raise self._not_yet(f"the constraint {key!r}")
+            if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or limit <= 0:
+                raise ValueError(f"{name}: constraint {key!r} must be a positive number. Got {limit!r} instead.")
+        if self.ensemble_size > 1:
+            raise self._not_yet("ensemble_size > 1")
+        if self.input_shape is not None:
+            raise self._not_yet("input_shape (image data)")
+        if self.warm_start:
+            raise self._not_yet("warm_start=True")
+        if self.checkpoint is not None:
+            raise self._not_yet("checkpoint")
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"{name}: device must be 'cpu' or 'cuda[:N]'. Got {self.device!r} instead.")
+        if self.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(f"{name}: device={self.device!r} but CUDA is not available on this machine.")
+
+    def _check_X(self, X, reset):
+        """Validate raw tabular X; returns a numpy array or a DataFrame, kept raw."""
+        if isinstance(X, pd.DataFrame):
+            frame = X
+            if frame.shape[0] == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
+            if frame.shape[1] == 0:
+                raise ValueError(f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required.")
+            out = frame
+        else:
+            out = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
+            if out.dtype.kind not in "biufOUSMm":
+                raise TypeError(f"{type(self).__name__}: unsupported data type {out.dtype} of X.")
+            if out.dtype.kind in "US":
+                out = out.astype(object)
+            frame = to_frame(out)
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        numeric = infer_column_kinds(frame)["numeric"]
+        if numeric:
+            values = numeric_block(frame, numeric)
+            bad = np.isinf(values).any(axis=0)
+            if bad.any():
+                raise ValueError(
+                    f"Input X contains infinity in column(s) {[c for c, b in zip(numeric, bad) if b]}; "
+                    "only NaN marks missing values."
+                )
+        return out
+
+    def _check_y(self, y, n_samples):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y_arr = column_or_1d(np.asarray(y) if not isinstance(y, pd.Series) else y.to_numpy(), warn=True)
+        check_consistent_length(np.empty(n_samples), y_arr)
+        return y_arr
+
+    def _split(self, X, y, seed):
+        """The data candidates are scored on: a holdout split, or folds on small data.
+
+        With fewer than ``CV_MAX_SAMPLES`` rows, a single holdout of
+        ``validation_fraction`` is too small to rank candidates reliably, so
+        each candidate is scored by k-fold cross-validation with
+        ``k = round(1 / validation_fraction)`` folds (at most 10), each
+        holding out that same share. Returns a list of :class:`TrialData`.
+        """
+        n = len(y)
+        if n < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 samples; got n_samples = {n}.")
+        take = (lambda idx: X.iloc[idx]) if hasattr(X, "iloc") else (lambda idx: X[idx])
+        n_valid = max(1, int(round(self.validation_fraction * n)))
+        stratified = False
+        if self._task == "classification":
+            _, counts = np.unique(y, return_counts=True)
+            stratified = counts.min() >= 2 and n_valid >= len(counts) and n - n_valid >= len(counts)
+        n_folds = min(10, int(round(1 / self.validation_fraction)))
+        if n < CV_MAX_SAMPLES and n_folds >= 2 and n >= 5 * n_folds:
+            if stratified and np.unique(y, return_counts=True)[1].min() >= n_folds:
+                splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+            else:
+                splitter = KFold(n_folds, shuffle=True, random_state=seed)
+            splits = list(splitter.split(np.zeros(n), y))
+        else:
+            splits = [train_test_split(np.arange(n), test_size=n_valid, random_state=seed,
+                                       stratify=y if stratified else None)]
+        return [TrialData(take(tr), y[tr], take(va), y[va]) for tr, va in splits]
+
+    # -- fit -------------------------------------------------------------------------
+    def _build_space(self):
+        arch = SPACES[self.space]() if isinstance(self.space, str) else clone(self.space)
+        if isinstance(arch, JointSpace):
+            return arch
+        pipeline = PipelineSpace() if isinstance(self.preprocessing, str) and self.preprocessing == "auto" else None
+        return JointSpace(arch=arch, training=TrainingSpace(task=self._task), pipeline=pipeline)
+
+    def _fit(self, X, y):
+        start = time.time()
+        self._check_params()
+        X = self._check_X(X, reset=True)
+        y = self._check_y(y, X.shape[0])
+        y = self._prepare_y(y)
+
+        rng = check_random_state(self.random_state)
+        split_seed, searcher_seed, runner_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
+        data = self._split(X, y, split_seed)
+
+        space = self._build_space()
+        searcher = make_searcher(self.search)
+        self.searcher_ = clone(searcher).setup(space, searcher_seed)
+        self.space_ = space
+        scorer = check_scoring(self, scoring=self._default_scoring() if self.scoring is None else self.scoring)
+        evaluator = Evaluator(
+            space, self._task, scorer, max_epochs=self.max_epochs,
+            classes=getattr(self, "classes_", None), preprocessing=self.preprocessing,
+            n_threads=1, device=self.device, max_params=(self.constraints or {}).get("params"),
+        )
+        limit = (self.constraints or {}).get("params")
+        accept = None if limit is None else (lambda result: result.n_params is not None and result.n_params <= limit)
+        runner = Runner(
+            self.searcher_, evaluator, time_budget=self.time_budget, max_trials=self.max_trials,
+            n_jobs=self.n_jobs, start=start, portfolio=space.portfolio(), seed=runner_seed,
+            verbose=self.verbose, accept=accept, n_train=len(data[0].y_train), n_refit=len(y),
+        )
+        results = runner.run(data)
+        self.search_results_ = results.to_dict()
+        self.n_trials_ = len(results)
+        if runner.best_result is None:
+            raise ValueError(self._no_success_message(results, limit))
+        self.best_index_ = runner.best_index
+        self.best_score_ = float(runner.best_result.score)
+        self.best_genotype_ = results.rows[runner.best_index]["genotype"]
+        self.best_estimator_, self.refit_ = runner.refit_best(X, y)
+        self.pareto_front_ = self._pareto_front(accept)
+        self.fit_time_ = time.time() - start
+        if self.verbose:
+            print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
+                  f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
+        return self
+
+    def _no_success_message(self, results, limit):
+        name = type(self).__name__
+        if not len(results):
+            return (f"{name}: no trial could run within time_budget={self.time_budget!r}; "
+                    "increase the budget.")
+        errors = [row["error"] for row in results.rows if row["status"] != "ok" and row["error"]]
+        if limit is not None and all("exceeds the constraint" in e for e in errors):
+            return (f"{name}: no trial met the constraint params <= {limit} in {len(results)} trials; "
+                    "loosen the limit or search a space of smaller networks.")
+        first = errors[0].splitlines()[0] if errors else "unknown error"
+        return f"{name}: all {len(results)} trials failed; the first error was: {first}"
+
+    def _pareto_front(self, accept):
+        rows = [
+            (i, r["score"], r["n_params"]) for i, r in enumerate(self.search_results_["status"])
+            if False
+        ]
+        res = self.search_results_
+        rows = [
+            (i, res["score"][i], res["n_params"][i]) for i in range(self.n_trials_)
+            if res["status"][i] == "ok" and res["score"][i] is not None
+        ]
+        objectives = tuple(self.objectives)
+        front = []
+        for i, score, n_params in rows:
+            dominated = False
+            for j, score_j, n_params_j in rows:
+                if j == i:
+                    continue
+                better_or_equal = score_j >= score and ("params" not in objectives or n_params_j <= n_params)
+                strictly = score_j > score or ("params" in objectives and n_params_j < n_params)
+                if better_or_equal and strictly:
+                    dominated = True
+                    break
+            if not dominated:
+                front.append(i)
+        return front
+
+    # -- prediction ------------------------------------------------------------------
+    def _check_predict_X(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return self._check_X(X, reset=False)
+
+    def predict(self, X):
+        """Predict with the best pipeline found by the search."""
+        X = self._check_predict_X(X)
+        return self.best_estimator_.predict(X)
+
+
+class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
+    """Neural architecture search for classification behind a scikit-learn estimator.
+
+    ``fit`` searches a space of networks jointly with their training
+    hyperparameters and preprocessing, within a time budget, and keeps the
+    best pipeline (preprocessing followed by a skorch-trained PyTorch
+    network) as ``best_estimator_``.
+
+    Parameters
+    ----------
+    space : {"mlp", "resnet"} or SearchSpace, default="mlp"
+        What is searched. "mlp": DAGs of 1-8 dense blocks with their own
+        width, activation, normalization, dropout and skips; "resnet": the
+        residual MLP of Gorishniy et al. (2021). ("cell" and
+        "hierarchical" are planned.)
+    search : str or Searcher, default="tpe"
+        How the space is searched: "random" or "tpe" (more are planned; an
+        unknown name's error lists the available ones), or a Searcher instance.
+    time_budget : float or None, default=60.0
+        Seconds for the whole ``fit`` (search and refit). None: no limit.
+    max_trials : int or None, default=None
+        Cap on the number of evaluated candidates.
+    max_epochs : int, default=100
+        Epoch cap per candidate; early stopping acts inside it.
+    validation_fraction : float, default=0.2
+        Share of the data held out to score candidates.
+    preprocessing : "auto", "none" or transformer, default="auto"
+        "auto": the numeric scaler is searched with the network; "none":
+        fixed imputation, standard scaling and one-hot encoding; or any
+        sklearn transformer producing a numeric matrix.
+    objectives : tuple of str, default=("score",)
+        Add "params" to compute a score/size Pareto front (``pareto_front_``).
+    constraints : dict or None, default=None
+        Hard limits the chosen model must meet, e.g. ``{"params": 50_000}``.
+    ensemble_size : int, default=1
+        (Ensembles are planned; only 1 is accepted now.)
+    scoring : str, callable or None, default=None
+        sklearn scorer ranking candidates; None means accuracy.
+    input_shape : tuple or None, default=None
+        (Image data is planned; only None is accepted now.)
+    device : str, default="cpu"
+        torch device for training, "cuda" where available.
+    n_jobs : int or None, default=None
+        Trials run in parallel through joblib (a Dask joblib backend
+        distributes them).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, the searcher and every trial. Same seed, ``n_jobs=1``,
+        ``max_trials`` set and ``time_budget=None`` give identical results.
+    verbose : int, default=0
+        1: one line per trial and a summary.
+    warm_start : bool, default=False
+        (Planned; only False is accepted now.)
+    checkpoint : str or None, default=None
+        (Planned; only None is accepted now.)
+
+    Attributes
+    ----------
+    best_estimator_ : sklearn.pipeline.Pipeline
+        The fitted preprocessing followed by the fitted skorch net.
+    best_genotype_ : Genotype
+    best_score_ : float
+        Validation score of the best trial.
+    best_index_ : int
+        Row of the best trial in ``search_results_``.
+    search_results_ : dict of lists
+        One row per trial (``pd.DataFrame(search_results_)``): ``genotype``,
+        ``score``, ``status``, ``error``, ``fit_time``, ``n_params``,
+        ``n_epochs``, ``best_epoch``, ``stop_reason``, fidelity and
+        ``param_<name>`` columns.
+    n_trials_ : int
+    pareto_front_ : list of int
+        Rows of ``search_results_`` not dominated by another successful trial.
+    refit_ : bool
+        Whether ``best_estimator_`` was refit on all the data (True) or is
+        the best trial's model (False; the budget did not allow a refit).
+    classes_ : ndarray
+    n_features_in_ : int
+    feature_names_in_ : ndarray
+        Column names, when X had string column names.
+    searcher_ : Searcher
+        The fitted clone of ``search``.
+
+    See Also
+    --------
+    AutoNASRegressor : the same for regression.
+
+    Notes
+    -----
+    The best trial's network is trained on ``1 - validation_fraction`` of the
+    data with early stopping on the rest. When the remaining budget allows
+    it, the best genotype is then refit on all the data for the number of
+    epochs early stopping chose (``refit_ = True``): more data usually helps
+    more than the validated stopping point, and that point is reused.
+
+    References
+    ----------
+    He, Zhao, Chu. "AutoML: A survey of the state-of-the-art."
+    Knowledge-Based Systems 212 (2021).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sknas import AutoNASClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = AutoNASClassifier(time_budget=None, max_trials=2, max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    _task = "classification"
+
+    def _default_scoring(self):
+        return "accuracy"
+
+    def _prepare_y(self, y):
+        type_of_target(y, input_name="y", raise_unknown=True)
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError(f"{type(self).__name__}: y contains NaN or infinity.")
+        if y.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
+            raise ValueError(f"{type(self).__name__}: y contains missing values (None or NaN).")
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_[0]!r}."
+            )
+        return y
+
+    def predict_proba(self, X):
+        """Class probabilities of the best pipeline, columns ordered as ``classes_``."""
+        X = self._check_predict_X(X)
+        return self.best_estimator_.predict_proba(X)
+
+    def predict_log_proba(self, X):
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def fit(self, X, y):
+        """Search, then keep the best pipeline. Returns self."""
+        return self._fit(X, y)
+
+
+class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
+    """Neural architecture search for regression behind a scikit-learn estimator.
+
+    The same as :class:`AutoNASClassifier` (see its parameters and
+    attributes), for a numeric target; the default scoring is R^2. The
+    target is standardized inside the network's training and restored in
+    ``predict``.
+
+    See Also
+    --------
+    AutoNASClassifier
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sknas import AutoNASRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = AutoNASRegressor(time_budget=None, max_trials=2, max_epochs=5, random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    _task = "regression"
+
+    def _default_scoring(self):
+        return "r2"
+
+    def _prepare_y(self, y):
+        try:
+            y = check_array(y, ensure_2d=False, dtype="numeric", ensure_all_finite=True, input_name="y")
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__}: y must be numeric and finite ({exc}).") from None
+        return y.astype(np.float64)
+
+    def fit(self, X, y):
+        """Search, then keep the best pipeline. Returns self."""
+        return self._fit(X, y)

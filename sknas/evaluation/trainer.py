@@ -1,0 +1,467 @@
+"""Training one candidate with skorch: the net classes, callbacks and the evaluator.
+
+The nets are thin skorch subclasses that take a table already turned into a
+float matrix (by the preprocessing step of the pipeline) and:
+
+- feed batches by slicing tensors (:class:`TensorBatchIterator`) instead of
+  collating samples one by one through a ``DataLoader``, so that a trial costs
+  little more than a hand-written torch loop;
+- take their validation data explicitly (``valid_data=(X, y)``);
+- for classification, accept labels of any type and return them from
+  ``predict``; for regression, standardize the target internally and
+  restore its scale in ``predict``.
+
+Behaviour is added through skorch callbacks: early stopping with best-epoch
+restore (skorch's ``EarlyStopping(load_best=True)``), a wall-clock deadline
+(:class:`Deadline`) and a guard against non-finite losses
+(:class:`FiniteLossGuard`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import traceback
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import Callback, EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring
+from skorch.dataset import Dataset
+
+from ..nn.builders import count_parameters
+from ..prep.tabular import TabularPreprocessor
+from .trial import TrialResult
+
+__all__ = [
+    "Deadline", "Evaluator", "FiniteLossGuard", "NonFiniteLossError", "TabularClassifierNet",
+    "TabularRegressorNet", "TensorBatchIterator", "make_net",
+]
+
+OPTIMIZER_CLASSES = {
+    "adamw": (torch.optim.AdamW, {}),
+    "nadam": (torch.optim.NAdam, {"decoupled_weight_decay": True}),
+    "radam": (torch.optim.RAdam, {"decoupled_weight_decay": True}),
+}
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when a training or validation loss becomes NaN or infinite."""
+
+
+class ConstraintViolation(ValueError):
+    """Raised before training a candidate that breaks a hard constraint."""
+
+
+class TensorBatchIterator:
+    """Mini-batches sliced from the tensors of a skorch ``Dataset``.
+
+    A ``DataLoader`` indexes and collates samples one at a time; slicing a
+    contiguous tensor (after one permutation per epoch) removes that
+    per-sample Python overhead. A trailing batch of a single row is dropped
+    during training shuffles (batch normalization cannot train on it).
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        n = len(self.dataset)
+        return max(1, math.ceil(n / self.batch_size))
+
+    def __iter__(self):
+        X, y = self.dataset.X, self.dataset.y
+        n = len(self.dataset)
+        if self.shuffle:
+            order = torch.randperm(n)
+            X = X[order]
+            y = y[order] if y is not None else None
+        for start in range(0, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            if self.shuffle and stop - start == 1 and n > 1:
+                break
+            yield X[start:stop], (y[start:stop] if y is not None else torch.zeros(stop - start))
+
+
+class Deadline(Callback):
+    """Stop training once the wall clock passes ``deadline`` (a ``time.time()`` value).
+
+    It stops the way skorch's own early stopping does, by raising
+    ``KeyboardInterrupt`` (caught by skorch's ``partial_fit``), checked after
+    every batch so that one long epoch cannot overrun the budget.
+    """
+
+    def __init__(self, deadline=None):
+        self.deadline = deadline
+
+    def on_train_begin(self, net, **kwargs):
+        self.reached_ = False
+
+    def on_batch_end(self, net, **kwargs):
+        if self.deadline is not None and time.time() > self.deadline:
+            self.reached_ = True
+            raise KeyboardInterrupt
+
+
+class FiniteLossGuard(Callback):
+    """Fail the trial when the training or validation loss is NaN or infinite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        for key in ("train_loss", "valid_loss"):
+            if key in row and not math.isfinite(row[key]):
+                raise NonFiniteLossError(f"{key} became {row[key]} at epoch {row['epoch']}")
+
+
+def _no_print(*args, **kwargs):
+    pass
+
+
+class _TabularNetMixin:
+    """Shared behaviour of the two sknas nets (see the module docstring)."""
+
+    @property
+    def _default_callbacks(self):
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+
+    def _X_tensor(self, X):
+        if isinstance(X, torch.Tensor):
+            return X.to(dtype=torch.float32)
+        return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, Dataset):
+            return X
+        return Dataset(self._X_tensor(X), None if y is None else self._y_tensor(y))
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        train = self.get_dataset(X, y)
+        if self.valid_data is None:
+            return train, None
+        X_valid, y_valid = self.valid_data
+        return train, self.get_dataset(X_valid, y_valid)
+
+
+class TabularClassifierNet(_TabularNetMixin, NeuralNetClassifier):
+    """A skorch classifier for preprocessed tables; labels of any type.
+
+    Parameters
+    ----------
+    valid_data : tuple (X, y) or None
+        Held-out data for the validation loss (and early stopping).
+    classes : array-like or None
+        All class labels; inferred from ``y`` at fit when None.
+    Other parameters are skorch's.
+    """
+
+    def __init__(self, module, *args, criterion=torch.nn.CrossEntropyLoss, train_split=None,
+                 valid_data=None, iterator_train=TensorBatchIterator, iterator_valid=TensorBatchIterator,
+                 **kwargs):
+        super().__init__(module, *args, criterion=criterion, train_split=train_split,
+                         iterator_train=iterator_train, iterator_valid=iterator_valid, **kwargs)
+        self.valid_data = valid_data
+
+    def fit(self, X, y, **fit_params):
+        if self.classes is None:
+            self.classes_inferred_ = np.unique(np.asarray(y))
+        return super().fit(X, y, **fit_params)
+
+    def check_data(self, X, y):
+        pass
+
+    def _y_tensor(self, y):
+        if isinstance(y, torch.Tensor):
+            return y.long()
+        y = np.asarray(y)
+        classes = self.classes_
+        idx = np.searchsorted(classes, y)
+        idx = np.clip(idx, 0, len(classes) - 1)
+        if not np.all(classes[idx] == y):
+            raise ValueError(f"{type(self).__name__}: y has labels outside classes {classes!r}.")
+        return torch.as_tensor(idx, dtype=torch.int64)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class TabularRegressorNet(_TabularNetMixin, NeuralNetRegressor):
+    """A skorch regressor for preprocessed tables with an internally standardized target.
+
+    ``fit`` stores ``target_mean_`` and ``target_scale_`` and trains on the
+    standardized target; ``predict`` returns values on the original scale.
+    """
+
+    def __init__(self, module, *args, train_split=None, valid_data=None,
+                 iterator_train=TensorBatchIterator, iterator_valid=TensorBatchIterator, **kwargs):
+        super().__init__(module, *args, train_split=train_split, iterator_train=iterator_train,
+                         iterator_valid=iterator_valid, **kwargs)
+        self.valid_data = valid_data
+
+    def fit(self, X, y, **fit_params):
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        self.target_mean_ = y.mean(axis=0)
+        scale = y.std(axis=0)
+        self.target_scale_ = np.where(scale > 0, scale, 1.0)
+        return super().fit(X, y, **fit_params)
+
+    def _y_tensor(self, y):
+        if isinstance(y, torch.Tensor):
+            return y.float()
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        return torch.as_tensor((y - self.target_mean_) / self.target_scale_, dtype=torch.float32)
+
+    def predict(self, X):
+        out = self.predict_proba(X) * self.target_scale_ + self.target_mean_
+        return out.ravel() if out.shape[1] == 1 else out
+
+
+class GenotypeModule(torch.nn.Module):
+    """The network a genotype describes, rebuilt from (space, genotype) on every init.
+
+    Keeping the recipe rather than an instance lets skorch re-initialize the
+    module on each ``fit`` (true sklearn semantics) and lets ``clone`` work.
+    """
+
+    def __init__(self, space, genotype, n_inputs, n_outputs):
+        super().__init__()
+        self.genotype = genotype
+        self.net = space.build(genotype, n_inputs, n_outputs)
+
+    def forward(self, X):
+        return self.net(X)
+
+
+def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_epochs=100,
+             n_train=None, valid_data=None, patience=10, deadline=None, device="cpu",
+             schedule_epochs=None):
+    """The skorch net that trains ``genotype``'s network with its training hyperparameters.
+
+    ``schedule_epochs`` is the horizon of the learning-rate schedule (default
+    ``max_epochs``); a refit that stops at a trial's best epoch keeps the
+    trial's horizon so that it follows the same learning-rate trajectory.
+    """
+    horizon = schedule_epochs or max_epochs
+    training = space.training_genotype(genotype) if hasattr(space, "training_genotype") else genotype
+    lr = training.get("lr", 1e-3)
+    batch_size = int(training.get("batch_size", 128))
+    if n_train is not None:
+        batch_size = max(1, min(batch_size, n_train))
+    opt_cls, opt_kwargs = OPTIMIZER_CLASSES[training.get("optimizer", "adamw")]
+    callbacks = [("finite_loss", FiniteLossGuard()), ("deadline", Deadline(deadline))]
+    if valid_data is not None:
+        callbacks.append(("early_stopping", EarlyStopping(
+            monitor="valid_loss", patience=patience, threshold=1e-4, load_best=True, sink=_no_print,
+        )))
+    schedule = training.get("lr_schedule", "constant")
+    if schedule == "cosine":
+        callbacks.append(("lr_schedule", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=horizon)))
+    elif schedule == "onecycle" and n_train is not None:
+        steps_per_epoch = max(1, math.ceil(n_train / batch_size))
+        callbacks.append(("lr_schedule", LRScheduler(
+            policy=torch.optim.lr_scheduler.OneCycleLR, max_lr=lr, total_steps=horizon * steps_per_epoch + 1, step_every="batch",
+        )))
+    common = dict(
+        module=GenotypeModule, module__space=space, module__genotype=genotype,
+        module__n_inputs=n_inputs, module__n_outputs=n_outputs,
+        optimizer=opt_cls, lr=lr, optimizer__weight_decay=training.get("weight_decay", 0.0),
+        batch_size=batch_size, max_epochs=max_epochs, iterator_train__shuffle=True,
+        callbacks=callbacks, valid_data=valid_data, device=device, verbose=0,
+        **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+    )
+    if task == "classification":
+        return TabularClassifierNet(
+            criterion=torch.nn.CrossEntropyLoss,
+            criterion__label_smoothing=training.get("label_smoothing", 0.0),
+            classes=classes, **common,
+        )
+    return TabularRegressorNet(criterion=torch.nn.MSELoss, **common)
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads):
+    """Set torch's intra-op threads for the duration of a trial, then restore them."""
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class Evaluator:
+    """Scores one candidate: preprocess, train a skorch net, score on the validation part.
+
+    Parameters
+    ----------
+    space : JointSpace
+    task : {"classification", "regression"}
+    scorer : callable
+        An sklearn scorer ``scorer(estimator, X, y)``.
+    max_epochs : int
+    classes : array or None
+    preprocessing : "auto", "none" or an sklearn transformer
+        With "auto" the scaler comes from the genotype.
+    patience : int
+        Early-stopping patience in epochs.
+    n_threads : int or None
+        torch intra-op threads inside a trial (None leaves torch's setting).
+    device : str
+    keep_model : bool
+        Return the fitted pipeline in ``TrialResult.model``.
+    max_params : int or None
+        A hard limit on the network's parameter count: a candidate over it is
+        a failed trial, found by building the network, before any training.
+    cache_size : int
+        Preprocessed copies of the data kept between trials (one per fold
+        and preprocessing choice), so that trials sharing a preprocessing
+        choice do not refit it.
+    """
+
+    def __init__(self, space, task, scorer, max_epochs=100, classes=None, preprocessing="auto",
+                 patience=10, n_threads=1, device="cpu", keep_model=True, cache_size=6, max_params=None):
+        self.space = space
+        self.task = task
+        self.scorer = scorer
+        self.max_epochs = max_epochs
+        self.classes = classes
+        self.preprocessing = preprocessing
+        self.patience = patience
+        self.n_threads = n_threads
+        self.device = device
+        self.keep_model = keep_model
+        self.cache_size = cache_size
+        self.max_params = max_params
+        self._cache = {}
+
+    def make_preprocessor(self, genotype):
+        if self.preprocessing == "auto":
+            pipe = self.space.pipeline_genotype(genotype) if hasattr(self.space, "pipeline_genotype") else {}
+            return TabularPreprocessor(scaler=pipe.get("scaler", "quantile"))
+        if self.preprocessing == "none":
+            return TabularPreprocessor(scaler="standard")
+        return clone(self.preprocessing)
+
+    def _preprocess(self, genotype, data, data_fraction, seed):
+        prep = self.make_preprocessor(genotype)
+        X_train, y_train = data.X_train, data.y_train
+        if data_fraction < 1.0:
+            rng = np.random.default_rng(seed)
+            n = len(y_train)
+            keep = np.sort(rng.choice(n, size=max(2, int(round(n * data_fraction))), replace=False))
+            X_train = X_train.iloc[keep] if hasattr(X_train, "iloc") else X_train[keep]
+            y_train = y_train[keep]
+        key = (repr(prep.get_params()), id(data), data_fraction, seed if data_fraction < 1.0 else None)
+        if key in self._cache:
+            prep, Xt, Xv = self._cache.pop(key)
+        else:
+            Xt = prep.fit_transform(X_train, y_train)
+            Xv = prep.transform(data.X_valid)
+        self._cache[key] = (prep, Xt, Xv)
+        while len(self._cache) > self.cache_size:  # bounded memory: drop the oldest entry
+            self._cache.pop(next(iter(self._cache)))
+        return prep, Xt, y_train, Xv
+
+    def evaluate(self, candidate, data, deadline=None, seed=0):
+        """Train and score ``candidate``; never raises for a failing candidate.
+
+        ``data`` is one :class:`TrialData` (a holdout split) or a list of
+        them (cross-validation folds). With folds, the score is the mean
+        over the folds that finished before ``deadline`` (at least one),
+        ``best_epoch`` the median of theirs, ``fit_time`` their total, and
+        the model kept is the first fold's.
+        """
+        start = time.perf_counter()
+        folds = data if isinstance(data, (list, tuple)) else [data]
+        results = []
+        try:
+            with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
+                for k, fold in enumerate(folds):
+                    if results and deadline is not None and time.time() >= deadline:
+                        break
+                    torch.manual_seed(seed + k)
+                    results.append(self._evaluate_fold(candidate, fold, deadline, seed, keep_model=(k == 0)))
+        except Exception as exc:  # a failing candidate is data, never a crashed search
+            error = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation)):
+                error += "\n" + "".join(traceback.format_exception(exc)[-3:])
+            return TrialResult.failed(error, fit_time=time.perf_counter() - start)
+        first = results[0]
+        return TrialResult(
+            score=float(np.mean([r.score for r in results])), status="ok",
+            fit_time=time.perf_counter() - start, n_params=first.n_params,
+            n_epochs=int(round(np.mean([r.n_epochs for r in results]))),
+            best_epoch=int(np.median([r.best_epoch for r in results])),
+            stop_reason=first.stop_reason if len(results) == len(folds) else "time_limit",
+            learning_curve=first.learning_curve, model=first.model, n_folds=len(results),
+        )
+
+    def _evaluate_fold(self, candidate, data, deadline, seed, keep_model):
+        genotype = candidate.genotype
+        prep, Xt, y_train, Xv = self._preprocess(genotype, data, candidate.data_fraction, seed)
+        epochs = min(candidate.epochs or self.max_epochs, self.max_epochs)
+        n_outputs = len(self.classes) if self.task == "classification" else 1
+        net = make_net(
+            self.space, genotype, self.task, Xt.shape[1], n_outputs, classes=self.classes,
+            max_epochs=epochs, n_train=len(Xt), valid_data=(Xv, data.y_valid), patience=self.patience,
+            deadline=deadline, device=self.device,
+        )
+        if self.max_params is not None:
+            net.initialize()
+            n_params = count_parameters(net.module_)
+            if n_params > self.max_params:
+                raise ConstraintViolation(
+                    f"n_params={n_params} exceeds the constraint params <= {self.max_params}; not trained"
+                )
+        net.fit(Xt, y_train)
+        net.valid_data = None  # do not carry the validation arrays in the kept model
+        history = net.history
+        curve = [float(v) for v in history[:, "valid_loss"] if v is not None] if len(history) else []
+        if not curve:
+            raise RuntimeError("the deadline passed before the first epoch ended")
+        if dict(net.callbacks_)["deadline"].reached_:
+            stop_reason = "time_limit"
+        elif len(history) < epochs:
+            stop_reason = "early_stopping"
+        else:
+            stop_reason = "max_epochs"
+        score = float(self.scorer(net, Xv, data.y_valid))
+        if not math.isfinite(score):
+            raise NonFiniteLossError(f"validation score is {score}")
+        model = Pipeline([("preprocessing", prep), ("net", net)]) if (self.keep_model and keep_model) else None
+        return TrialResult(
+            score=score, status="ok", n_params=count_parameters(net.module_), n_epochs=len(curve),
+            best_epoch=int(np.nanargmin(curve)) + 1, stop_reason=stop_reason, learning_curve=curve,
+            model=model,
+        )
+
+    def refit(self, genotype, X, y, epochs, schedule_epochs=None, deadline=None, seed=0):
+        """Train ``genotype`` on all of ``X, y`` for ``epochs`` epochs, without validation.
+
+        Returns ``(pipeline, completed)``; ``completed`` is False when the
+        deadline stopped training before ``epochs`` epochs.
+        """
+        with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            prep = self.make_preprocessor(genotype)
+            Xt = prep.fit_transform(X, y)
+            n_outputs = len(self.classes) if self.task == "classification" else 1
+            net = make_net(
+                self.space, genotype, self.task, Xt.shape[1], n_outputs, classes=self.classes,
+                max_epochs=epochs, n_train=len(Xt), valid_data=None, deadline=deadline, device=self.device,
+                schedule_epochs=schedule_epochs,
+            )
+            net.fit(Xt, y)
+            completed = not dict(net.callbacks_)["deadline"].reached_ and len(net.history) >= epochs
+            return Pipeline([("preprocessing", prep), ("net", net)]), completed

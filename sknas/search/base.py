@@ -1,0 +1,145 @@
+"""The ``Searcher`` protocol (ask/tell) and the registry of optimizer names.
+
+A searcher proposes candidates (``ask``) and learns from their results
+(``tell``). It never touches torch or data, and never knows which space it
+searches: everything goes through the :class:`~sknas.space.base.SearchSpace`
+methods. ``tell`` accepts any valid candidate of the space, including ones the
+searcher did not propose (e.g. the portfolio tried first by the runner).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ..space.genotype import Genotype
+
+__all__ = ["Candidate", "Searcher", "SEARCHERS", "make_searcher", "available_searchers"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A genotype plus the fidelity at which to evaluate it.
+
+    Parameters
+    ----------
+    genotype : Genotype
+    epochs : int or None, default=None
+        Epoch cap for this evaluation; ``None`` means the estimator's ``max_epochs``.
+    data_fraction : float, default=1.0
+        Share of the training part to train on (low fidelity when < 1).
+    """
+
+    genotype: Genotype
+    epochs: int | None = None
+    data_fraction: float = 1.0
+    meta: tuple = field(default=(), compare=False)
+
+    def __post_init__(self):
+        if not isinstance(self.genotype, Genotype):
+            raise TypeError(f"Candidate.genotype must be a Genotype. Got {self.genotype!r} instead.")
+        if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
+            raise ValueError(f"Candidate.epochs must be None or an int >= 1. Got {self.epochs!r} instead.")
+        if not 0.0 < self.data_fraction <= 1.0:
+            raise ValueError(f"Candidate.data_fraction must be in (0, 1]. Got {self.data_fraction!r} instead.")
+
+
+def result_score(result):
+    """The score of a result for ranking, or ``None`` when it failed."""
+    if result is None or result.status != "ok" or result.score is None:
+        return None
+    score = float(result.score)
+    return score if math.isfinite(score) else None
+
+
+class Searcher(BaseEstimator):
+    """Base class of every optimizer.
+
+    Subclasses implement ``_ask(n)`` and may implement ``_setup()`` and
+    ``_tell(candidate, result)``. The runner calls ``setup(space, seed)`` on a
+    clone of the user's searcher, then alternates ``ask`` and ``tell``. Scores
+    are "larger is better"; a failed trial is told with ``status="failed"``.
+    """
+
+    def setup(self, space, random_state=None):
+        """Bind the searcher to a space and reset its state."""
+        self.space_ = space
+        self.rng_ = np.random.default_rng(random_state)
+        self.history_ = []
+        self._setup()
+        return self
+
+    def _setup(self):
+        pass
+
+    def set_budget(self, max_epochs=None, **budget):
+        """Hook the runner calls before the first ``ask`` with its budget figures.
+
+        ``max_epochs`` is the estimator's epoch cap (the highest fidelity);
+        multi-fidelity searchers (hyperband, bohb) use it, others ignore it.
+        """
+
+    def ask(self, n=1):
+        """Propose ``n`` candidates (fewer only when the space is exhausted)."""
+        if not hasattr(self, "space_"):
+            raise RuntimeError(f"{type(self).__name__}.ask called before setup(space, random_state).")
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"{type(self).__name__}.ask: n must be an int >= 1. Got {n!r} instead.")
+        return list(self._ask(n))
+
+    def _ask(self, n):
+        raise NotImplementedError
+
+    def tell(self, candidate, result):
+        """Report the result of evaluating ``candidate``."""
+        self.history_.append((candidate, result))
+        self._tell(candidate, result)
+
+    def _tell(self, candidate, result):
+        pass
+
+    @property
+    def seen_(self):
+        return {c.genotype for c, _ in self.history_}
+
+
+# name -> "module:Class". Names of the public contract not listed here are
+# planned and get a clear error until their module lands.
+SEARCHERS = {
+    "random": "sknas.search.random:RandomSearch",
+    "tpe": "sknas.search.tpe:TPESearch",
+}
+PLANNED = (
+    "grid", "evolution", "reinforce", "smbo", "hyperband", "bohb", "darts", "gdas",
+    "enas", "morphism", "pnas", "proxyless", "nao", "ofa",
+)
+
+
+def available_searchers():
+    return sorted(SEARCHERS)
+
+
+def make_searcher(search):
+    """A fresh searcher from a registry name, or the given ``Searcher`` instance."""
+    if isinstance(search, Searcher):
+        return search
+    if isinstance(search, str):
+        if search in SEARCHERS:
+            module, cls = SEARCHERS[search].split(":")
+            return getattr(importlib.import_module(module), cls)()
+        if search in PLANNED:
+            raise ValueError(
+                f"search={search!r} is not available yet in this version of sknas. "
+                f"Available: {available_searchers()}."
+            )
+        raise ValueError(
+            f"Unknown search {search!r}. Available: {available_searchers()}, "
+            f"or a sknas.search.base.Searcher instance."
+        )
+    raise TypeError(
+        f"search must be a str or a sknas Searcher instance. Got {search!r} instead."
+    )

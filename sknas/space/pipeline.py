@@ -1,0 +1,33 @@
+"""The searchable preprocessing stage (searched when ``preprocessing="auto"``)."""
+
+from __future__ import annotations
+
+from .base import SearchSpace
+from .params import Categorical
+
+__all__ = ["PipelineSpace", "SCALERS"]
+
+SCALERS = ("standard", "quantile", "robust")
+
+
+class PipelineSpace(SearchSpace):
+    """Choices of the preprocessing pipeline made part of the genotype.
+
+    Parameters
+    ----------
+    scalers : tuple of str, default=("standard", "quantile", "robust")
+        Scalers of numeric columns: ``StandardScaler``, ``QuantileTransformer``
+        to a normal distribution, ``RobustScaler``.
+    """
+
+    def __init__(self, scalers=SCALERS):
+        self.scalers = scalers
+
+    def _params(self):
+        unknown = [s for s in self.scalers if s not in SCALERS]
+        if unknown or not self.scalers:
+            raise ValueError(f"PipelineSpace: scalers must be a non-empty tuple of {SCALERS}. Got {self.scalers!r} instead.")
+        return [Categorical("scaler", tuple(self.scalers))]
+
+    def portfolio(self):
+        return [self.validate({"scaler": "quantile" if "quantile" in self.scalers else self.scalers[0]})]

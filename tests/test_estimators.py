@@ -1,0 +1,213 @@
+"""The front door: behaviour a scikit-learn user expects, and the issue's quality bars."""
+
+import pickle
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sknas import AutoNASClassifier, AutoNASRegressor
+from sknas.search.random import RandomSearch
+from sknas.space.genotype import Genotype
+from sknas.space.mlp import MLPSpace
+
+FAST = dict(time_budget=None, max_trials=2, max_epochs=15, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def test_fit_sets_the_contract_attributes(iris):
+    X, y = iris
+    clf = AutoNASClassifier(**FAST).fit(X, y)
+    assert isinstance(clf.best_genotype_, Genotype)
+    assert clf.n_trials_ == 2 and clf.n_features_in_ == 4
+    res = clf.search_results_
+    for col in ("genotype", "score", "fit_time", "n_params", "n_epochs", "status", "error"):
+        assert len(res[col]) == 2
+    assert clf.best_score_ == max(s for s in res["score"] if s is not None)
+    assert res["genotype"][clf.best_index_] == clf.best_genotype_
+    assert list(clf.best_estimator_.named_steps) == ["preprocessing", "net"]
+    assert clf.predict_proba(X).shape == (150, 3)
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0, rtol=1e-5)
+    assert pd.DataFrame(res).shape[0] == 2
+    assert clf.pareto_front_ and set(clf.pareto_front_) <= {0, 1}
+
+
+def test_same_seed_same_search(iris):
+    X, y = iris
+    a = AutoNASClassifier(search="random", **FAST).fit(X, y)
+    b = AutoNASClassifier(search="random", **FAST).fit(X, y)
+    assert a.search_results_["genotype"] == b.search_results_["genotype"]
+    assert a.search_results_["score"] == b.search_results_["score"]
+    assert a.best_genotype_ == b.best_genotype_
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_string_labels_and_pandas_frame_with_missing_and_unseen_categories():
+    rng = np.random.default_rng(0)
+    n = 240
+    frame = pd.DataFrame({
+        "x": rng.normal(size=n),
+        "x_nan": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        "color": rng.choice(["red", "green", "blue"], size=n),
+        "flag": rng.random(n) < 0.5,
+    })
+    y = np.where(frame["x"] + (frame["color"] == "red") > 0.5, "yes", "no")
+    clf = AutoNASClassifier(**FAST).fit(frame, y)
+    assert list(clf.feature_names_in_) == ["x", "x_nan", "color", "flag"]
+    new = frame.head(4).copy()
+    new["color"] = ["purple", "red", None, "blue"]
+    pred = clf.predict(new)
+    assert set(pred) <= {"yes", "no"} and pred.dtype == y.dtype
+    assert clf.score(frame, y) > 0.7
+
+
+def test_bool_and_int_labels_come_back_as_given(iris):
+    X, y = iris
+    for labels in (y == 0, y + 10):
+        clf = AutoNASClassifier(**FAST).fit(X, labels)
+        assert clf.predict(X).dtype == labels.dtype
+        assert set(clf.predict(X)) <= set(labels)
+
+
+def test_regressor_restores_target_scale():
+    X, y = load_diabetes(return_X_y=True)
+    reg = AutoNASRegressor(**FAST).fit(X, y * 1000 + 5)
+    pred = reg.predict(X)
+    assert pred.shape == y.shape and abs(pred.mean() - (y.mean() * 1000 + 5)) < 0.2 * (y.std() * 1000)
+
+
+def test_clone_set_params_pipeline_and_grid_search(iris):
+    X, y = iris
+    est = AutoNASClassifier(search="random", **FAST)
+    cloned = clone(est)
+    assert cloned.get_params() == est.get_params()
+    est.set_params(max_trials=1)
+    assert est.max_trials == 1 and cloned.max_trials == 2
+    pipe = make_pipeline(FunctionTransformer(), AutoNASClassifier(**dict(FAST, max_trials=1))).fit(X, y)
+    assert pipe.score(X, y) > 0.6
+    grid = GridSearchCV(AutoNASClassifier(**dict(FAST, max_trials=1)), {"search": ["random", "tpe"]}, cv=2)
+    grid.fit(X, y)
+    assert set(grid.cv_results_["param_search"]) == {"random", "tpe"}
+
+
+def test_pickle_round_trip_gives_identical_predictions(iris):
+    X, y = iris
+    clf = AutoNASClassifier(**FAST).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf.predict_proba(X), again.predict_proba(X))
+
+
+def test_searcher_and_space_instances_are_cloned_not_mutated(iris):
+    X, y = iris
+    searcher, space = RandomSearch(max_redraws=3), MLPSpace(max_blocks=2)
+    clf = AutoNASClassifier(search=searcher, space=space, **FAST).fit(X, y)
+    assert not hasattr(searcher, "space_") and clf.searcher_ is not searcher
+    assert clf.search is searcher and clf.space is space
+    assert clf.best_genotype_["n_blocks"] <= 2
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(search="nope"), "Unknown search 'nope'. Available:"),
+    (dict(search="darts"), "not available yet"),
+    (dict(space="cell"), "not available yet"),
+    (dict(time_budget=-1), "time_budget"),
+    (dict(validation_fraction=1.5), "validation_fraction"),
+    (dict(time_budget=None, max_trials=None), "set time_budget or max_trials"),
+    (dict(objectives=("params",)), "objectives must include 'score'"),
+    (dict(constraints={"memory": 3}), "unknown constraint 'memory'"),
+    (dict(ensemble_size=3), "ensemble_size > 1 is not available yet"),
+])
+def test_bad_parameters_are_reported_at_fit(iris, params, match):
+    X, y = iris
+    with pytest.raises(ValueError, match=match):
+        AutoNASClassifier(**dict(FAST, **params)).fit(X, y)
+
+
+def test_bad_input_gets_clear_errors(iris):
+    X, y = iris
+    clf = AutoNASClassifier(**FAST)
+    with pytest.raises(ValueError, match="infinity"):
+        clf.fit(np.where(X == X[0, 0], np.inf, X), y)
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        AutoNASRegressor(**FAST).fit(X, np.where(y == 0, np.nan, y))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        clf.fit(X, np.zeros(150))
+    with pytest.raises(ValueError, match="numeric"):
+        AutoNASRegressor(**FAST).fit(X, np.array(["a"] * 150))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(X, X[:, 0] + 0.123)
+    fitted = AutoNASClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        fitted.predict(X[:, :3])
+
+
+def test_nan_in_X_is_imputed(iris):
+    X, y = iris
+    X = X.copy()
+    X[::7, 1] = np.nan
+    clf = AutoNASClassifier(**FAST).fit(X, y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_params_constraint_and_pareto_front(iris):
+    X, y = iris
+    clf = AutoNASClassifier(search="random", objectives=("score", "params"), constraints={"params": 20_000},
+                            **dict(FAST, max_trials=8)).fit(X, y)
+    res = clf.search_results_
+    assert res["n_params"][clf.best_index_] <= 20_000
+    # the large portfolio networks are rejected before training
+    assert res["status"][0] == "failed" and "exceeds the constraint params <= 20000" in res["error"][0]
+    ok = [i for i in range(8) if res["status"][i] == "ok"]
+    assert ok and all(res["n_params"][i] <= 20_000 for i in ok)
+    for i in clf.pareto_front_:
+        for j in ok:
+            dominates = (res["score"][j] >= res["score"][i] and res["n_params"][j] <= res["n_params"][i]
+                         and (res["score"][j] > res["score"][i] or res["n_params"][j] < res["n_params"][i]))
+            assert not dominates
+
+
+def test_impossible_constraint_says_which_limit(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="no trial met the constraint params <= 10"):
+        AutoNASClassifier(constraints={"params": 10}, **FAST).fit(X, y)
+
+
+def test_parallel_trials_with_joblib(iris):
+    X, y = iris
+    clf = AutoNASClassifier(n_jobs=2, **dict(FAST, max_trials=4)).fit(X, y)
+    assert clf.n_trials_ == 4 and all(s == "ok" for s in clf.search_results_["status"])
+
+
+def test_breast_cancer_accuracy_and_time_budget():
+    """Issue bar: time_budget=20, 75/25 split: accuracy >= 0.95 and fit <= 23 s."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    start = time.time()
+    clf = AutoNASClassifier(time_budget=20, random_state=0).fit(X_train, y_train)
+    assert time.time() - start <= 23
+    assert clf.score(X_test, y_test) >= 0.95
+
+
+@pytest.mark.slow
+def test_diabetes_r2():
+    """Issue bar: AutoNASRegressor(time_budget=20) on load_diabetes, test R^2 >= 0.40."""
+    X, y = load_diabetes(return_X_y=True)
+    scores = []
+    for seed in range(3):
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
+        scores.append(AutoNASRegressor(time_budget=20, random_state=0).fit(X_train, y_train).score(X_test, y_test))
+    assert np.mean(scores) >= 0.40, scores

@@ -1,0 +1,65 @@
+import time
+
+import numpy as np
+from sklearn.metrics import get_scorer
+
+from sknas.evaluation.trainer import Evaluator
+from sknas.evaluation.trial import TrialData
+from sknas.runner import Runner
+from sknas.search.random import RandomSearch
+from sknas.space.joint import JointSpace
+from sknas.space.mlp import MLPSpace
+from sknas.space.training import TrainingSpace
+
+
+def data(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    X = rng.normal(size=(n, 5)) + y[:, None]
+    k = n * 3 // 4
+    return TrialData(X[:k], y[:k], X[k:], y[k:]), X, y
+
+
+def make(space, **kwargs):
+    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=kwargs.pop("max_epochs", 10),
+                   classes=np.array([0, 1]))
+    searcher = RandomSearch().setup(space, 0)
+    return Runner(searcher, ev, **kwargs)
+
+
+def test_portfolio_first_then_searcher_and_trial_cap():
+    space = JointSpace(MLPSpace(max_blocks=2, max_width=32), TrainingSpace())
+    d, _, _ = data()
+    runner = make(space, max_trials=4, portfolio=space.portfolio())
+    results = runner.run(d).to_dict()
+    assert len(results["trial"]) == 4
+    n_port = len(space.portfolio())
+    assert results["source"] == ["portfolio"] * n_port + ["searcher"] * (4 - n_port)
+    assert results["genotype"][:n_port] == space.portfolio()
+    best = int(np.argmax(results["score"]))
+    assert runner.best_index == best and runner.best_model is not None
+
+
+def test_time_budget_is_honoured_and_refit_fits_in_it():
+    space = JointSpace(MLPSpace(max_blocks=3), TrainingSpace())
+    d, X, y = data(n=3000)
+    start = time.time()
+    runner = make(space, time_budget=6.0, start=start, max_epochs=1000, n_train=len(d.y_train), n_refit=len(y))
+    runner.run(d)
+    model, refitted = runner.refit_best(X, y)
+    elapsed = time.time() - start
+    assert elapsed <= 6.0 * 1.1, elapsed
+    assert len(runner.results) >= 1 and model.predict(X[:4]).shape == (4,)
+
+
+def test_constraint_filters_the_best_trial():
+    space = JointSpace(MLPSpace(max_blocks=2), TrainingSpace())
+    d, _, _ = data()
+    runner = make(space, max_trials=6, accept=lambda r: r.n_params <= 2_000)
+    results = runner.run(d).to_dict()
+    ok = [i for i in range(6) if results["status"][i] == "ok" and results["n_params"][i] <= 2_000]
+    if ok:
+        assert runner.best_index in ok
+        assert runner.best_result.n_params <= 2_000
+    else:
+        assert runner.best_result is None
