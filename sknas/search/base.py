@@ -111,11 +111,16 @@ class Searcher(BaseEstimator):
 # planned and get a clear error until their module lands.
 SEARCHERS = {
     "random": "sknas.search.random:RandomSearch",
+    "grid": "sknas.search.grid:GridSearch",
     "tpe": "sknas.search.tpe:TPESearch",
+    "evolution": "sknas.search.evolution:RegularizedEvolution",
+    "reinforce": "sknas.search.reinforce:ReinforceSearch",
+    "smbo": "sknas.search.smbo:SMBOSearch",
+    "hyperband": "sknas.search.hyperband:Hyperband",
+    "bohb": "sknas.search.bohb:BOHB",
 }
 PLANNED = (
-    "grid", "evolution", "reinforce", "smbo", "hyperband", "bohb", "darts", "gdas",
-    "enas", "morphism", "pnas", "proxyless", "nao", "ofa",
+    "darts", "gdas", "enas", "morphism", "pnas", "proxyless", "nao", "ofa",
 )
 
 
