@@ -346,9 +346,16 @@ class Evaluator:
         self._cache = {}
 
     def make_preprocessor(self, genotype):
+        """The unfitted preprocessing step of ``genotype``'s pipeline.
+
+        With ``preprocessing="auto"`` the space's pipeline part builds it
+        from the genotype (:meth:`sknas.space.pipeline.PipelineSpace.build`).
+        """
         if self.preprocessing == "auto":
-            pipe = self.space.pipeline_genotype(genotype) if hasattr(self.space, "pipeline_genotype") else {}
-            return TabularPreprocessor(scaler=pipe.get("scaler", "quantile"))
+            pipeline_space = getattr(self.space, "pipeline", None)
+            if pipeline_space is not None:
+                return pipeline_space.build(self.space.pipeline_genotype(genotype))
+            return TabularPreprocessor()
         if self.preprocessing == "none":
             return TabularPreprocessor(scaler="standard")
         return clone(self.preprocessing)

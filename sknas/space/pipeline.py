@@ -29,5 +29,16 @@ class PipelineSpace(SearchSpace):
             raise ValueError(f"PipelineSpace: scalers must be a non-empty tuple of {SCALERS}. Got {self.scalers!r} instead.")
         return [Categorical("scaler", tuple(self.scalers))]
 
+    def build(self, genotype, n_inputs=None, n_outputs=None):
+        """The unfitted sklearn transformer a pipeline genotype describes.
+
+        This is the seam between the searched preprocessing and training: the
+        evaluator calls it for every trial (``n_inputs``/``n_outputs`` are
+        accepted for symmetry with network spaces and unused).
+        """
+        from ..prep.tabular import TabularPreprocessor
+
+        return TabularPreprocessor(scaler=genotype.get("scaler", "quantile"))
+
     def portfolio(self):
         return [self.validate({"scaler": "quantile" if "quantile" in self.scalers else self.scalers[0]})]
