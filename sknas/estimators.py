@@ -26,14 +26,18 @@ from .space.joint import JointSpace
 from .space.mlp import MLPSpace, ResNetSpace
 from .space.pipeline import PipelineSpace
 from .space.training import TrainingSpace
+from .evaluation.objectives import pareto_front, scalarized_reward
 
 __all__ = ["AutoNASClassifier", "AutoNASRegressor"]
 
 SPACES = {"mlp": MLPSpace, "resnet": ResNetSpace}
 PLANNED_SPACES = ("cell", "hierarchical")
 KNOWN_OBJECTIVES = ("score", "params", "flops", "latency")
-AVAILABLE_OBJECTIVES = ("score", "params")
-AVAILABLE_CONSTRAINTS = ("params",)
+AVAILABLE_OBJECTIVES = KNOWN_OBJECTIVES
+AVAILABLE_CONSTRAINTS = ("params", "flops", "latency_ms")
+OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency_ms"}
+CONSTRAINT_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_ms"}
+ROWS_PER_BUDGET_SECOND = 200  # low-fidelity threshold: rows a trial may use per second of budget
 CV_MAX_SAMPLES = 1000  # below this many rows candidates are scored by k-fold cross-validation
 
 
@@ -59,6 +63,7 @@ class BaseAutoNAS(BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "checkpoint": [str, os.PathLike, None],
+        "pruning": ["boolean"],
     }
 
     _task = None
@@ -66,7 +71,7 @@ class BaseAutoNAS(BaseEstimator):
     def __init__(self, space="mlp", search="tpe", time_budget=60.0, max_trials=None, max_epochs=100,
                  validation_fraction=0.2, preprocessing="auto", objectives=("score",), constraints=None,
                  ensemble_size=1, scoring=None, input_shape=None, device="cpu", n_jobs=None,
-                 random_state=None, verbose=0, warm_start=False, checkpoint=None):
+                 random_state=None, verbose=0, warm_start=False, checkpoint=None, pruning=False):
         self.space = space
         self.search = search
         self.time_budget = time_budget
@@ -85,6 +90,7 @@ class BaseAutoNAS(BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.checkpoint = checkpoint
+        self.pruning = pruning
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -128,8 +134,6 @@ class BaseAutoNAS(BaseEstimator):
                 raise self._not_yet(f"the constraint {key!r}")
             if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or limit <= 0:
                 raise ValueError(f"{name}: constraint {key!r} must be a positive number. Got {limit!r} instead.")
-        if self.ensemble_size > 1:
-            raise self._not_yet("ensemble_size > 1")
         if self.input_shape is not None:
             raise self._not_yet("input_shape (image data)")
         if self.warm_start:
@@ -227,87 +231,105 @@ class BaseAutoNAS(BaseEstimator):
         rng = check_random_state(self.random_state)
         split_seed, searcher_seed, runner_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
         data = self._split(X, y, split_seed)
+        n_train = len(data[0].y_train)
 
         space = self._build_space()
         searcher = make_searcher(self.search)
         self.searcher_ = clone(searcher).setup(space, searcher_seed)
         self.space_ = space
         scorer = check_scoring(self, scoring=self._default_scoring() if self.scoring is None else self.scoring)
+        constraints = dict(self.constraints or {})
+        objectives = tuple(self.objectives)
         evaluator = Evaluator(
             space, self._task, scorer, max_epochs=self.max_epochs,
             classes=getattr(self, "classes_", None), preprocessing=self.preprocessing,
-            n_threads=1, device=self.device, max_params=(self.constraints or {}).get("params"),
+            n_threads=1, device=self.device, max_params=constraints.get("params"),
+            keep_predictions=self.ensemble_size > 1, prune=self.pruning,
+            measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
-        limit = (self.constraints or {}).get("params")
-        accept = None if limit is None else (lambda result: result.n_params is not None and result.n_params <= limit)
+        data_fraction = self._plan_data_fraction(n_train)
         runner = Runner(
             self.searcher_, evaluator, time_budget=self.time_budget, max_trials=self.max_trials,
             n_jobs=self.n_jobs, start=start, portfolio=space.portfolio(), seed=runner_seed,
-            verbose=self.verbose, accept=accept, n_train=len(data[0].y_train), n_refit=len(y),
+            verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
+            reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
+            data_fraction=data_fraction, library_size=max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0,
         )
         results = runner.run(data)
-        self.search_results_ = results.to_dict()
-        self.n_trials_ = len(results)
+        self.data_fraction_ = data_fraction
         if runner.best_result is None:
-            raise ValueError(self._no_success_message(results, limit))
+            self.search_results_ = results.to_dict()
+            raise ValueError(self._no_success_message(results, constraints))
+        runner.full_fidelity_best(data)
         self.best_index_ = runner.best_index
         self.best_score_ = float(runner.best_result.score)
         self.best_genotype_ = results.rows[runner.best_index]["genotype"]
         self.best_estimator_, self.refit_ = runner.refit_best(X, y)
-        self.pareto_front_ = self._pareto_front(accept)
+        self.ensemble_ = None
+        if self.ensemble_size > 1:
+            y_valid = np.concatenate([d.y_valid for d in data])
+            built = runner.build_ensemble(self.ensemble_size, y_valid, scorer, getattr(self, "classes_", None),
+                                          X, y, best_model=self.best_estimator_)
+            if built is not None:
+                self.ensemble_, self.ensemble_members_, self.ensemble_weights_ = built
+        self.search_results_ = results.to_dict()
+        self.n_trials_ = len(results)
+        self.pareto_front_ = self._pareto_front()
         self.fit_time_ = time.time() - start
         if self.verbose:
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
         return self
 
-    def _no_success_message(self, results, limit):
+    def _plan_data_fraction(self, n_train):
+        """Low fidelity for data too large for the budget: each trial sees at most
+        ``ROWS_PER_BUDGET_SECOND * time_budget`` training rows (the winner is then
+        retrained on all of them)."""
+        if self.time_budget is None:
+            return 1.0
+        max_rows = max(2000, ROWS_PER_BUDGET_SECOND * self.time_budget)
+        return 1.0 if n_train <= max_rows else max_rows / n_train
+
+    def _no_success_message(self, results, constraints):
         name = type(self).__name__
         if not len(results):
             return (f"{name}: no trial could run within time_budget={self.time_budget!r}; "
                     "increase the budget.")
-        errors = [row["error"] for row in results.rows if row["status"] != "ok" and row["error"]]
-        if limit is not None and all("exceeds the constraint" in e for e in errors):
-            return (f"{name}: no trial met the constraint params <= {limit} in {len(results)} trials; "
-                    "loosen the limit or search a space of smaller networks.")
+        ok = [row for row in results.rows if row["status"] == "ok"]
+        if constraints and ok:
+            broken = sorted({key for row in ok for key, limit in constraints.items()
+                             if _cost(row, key) is not None and _cost(row, key) > limit})
+            return (f"{name}: no trial met the constraints; every successful trial broke "
+                    f"{', '.join(f'{k} <= {constraints[k]}' for k in broken) or 'a limit'}.")
+        errors = [row["error"] for row in results.rows if row["status"] == "failed" and row["error"]]
+        if "params" in constraints and errors and all("exceeds the constraint" in e for e in errors):
+            return (f"{name}: no trial met the constraint params <= {constraints['params']} in "
+                    f"{len(results)} trials; loosen the limit or search a space of smaller networks.")
         first = errors[0].splitlines()[0] if errors else "unknown error"
         return f"{name}: all {len(results)} trials failed; the first error was: {first}"
 
-    def _pareto_front(self, accept):
-        rows = [
-            (i, r["score"], r["n_params"]) for i, r in enumerate(self.search_results_["status"])
-            if False
-        ]
+    def _pareto_front(self):
         res = self.search_results_
-        rows = [
-            (i, res["score"][i], res["n_params"][i]) for i in range(self.n_trials_)
-            if res["status"][i] == "ok" and res["score"][i] is not None
-        ]
-        objectives = tuple(self.objectives)
-        front = []
-        for i, score, n_params in rows:
-            dominated = False
-            for j, score_j, n_params_j in rows:
-                if j == i:
-                    continue
-                better_or_equal = score_j >= score and ("params" not in objectives or n_params_j <= n_params)
-                strictly = score_j > score or ("params" in objectives and n_params_j < n_params)
-                if better_or_equal and strictly:
-                    dominated = True
-                    break
-            if not dominated:
-                front.append(i)
-        return front
+        keys = [OBJECTIVE_COLUMNS[o] for o in self.objectives if o != "score"]
+        rows = [i for i in range(len(res["trial"])) if res["status"][i] == "ok" and res["score"][i] is not None
+                and all(res[k][i] is not None for k in keys)]
+        points = [[-res["score"][i]] + [res[k][i] for k in keys] for i in rows]
+        return [rows[j] for j in pareto_front(points)] if rows else []
 
     # -- prediction ------------------------------------------------------------------
     def _check_predict_X(self, X):
         check_is_fitted(self, "best_estimator_")
         return self._check_X(X, reset=False)
 
+    @property
+    def _final(self):
+        ensemble = getattr(self, "ensemble_", None)
+        return self.best_estimator_ if ensemble is None else ensemble
+
     def predict(self, X):
-        """Predict with the best pipeline found by the search."""
+        """Predict with the best pipeline found by the search (or the ensemble, with ``ensemble_size > 1``)."""
         X = self._check_predict_X(X)
-        return self.best_estimator_.predict(X)
+        return self._final.predict(X)
 
 
 class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
@@ -341,11 +363,18 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         fixed imputation, standard scaling and one-hot encoding; or any
         sklearn transformer producing a numeric matrix.
     objectives : tuple of str, default=("score",)
-        Add "params" to compute a score/size Pareto front (``pareto_front_``).
+        Add "params", "flops" or "latency" (measured, ms for one row) for a
+        multi-objective search: the searcher is told a MnasNet-style
+        scalarized reward and ``pareto_front_`` lists the trade-offs. The
+        chosen ``best_estimator_`` is still the best-scoring model that meets
+        the constraints.
     constraints : dict or None, default=None
-        Hard limits the chosen model must meet, e.g. ``{"params": 50_000}``.
+        Hard limits the chosen model must meet: ``"params"`` (checked before
+        training), ``"flops"`` and ``"latency_ms"`` (batch of one row).
     ensemble_size : int, default=1
-        (Ensembles are planned; only 1 is accepted now.)
+        >1: greedy ensemble selection (Caruana et al. 2004) of that many
+        members, with repetition, over the best trials' validation
+        predictions; members are refit on all data when the budget allows.
     scoring : str, callable or None, default=None
         sklearn scorer ranking candidates; None means accuracy.
     input_shape : tuple or None, default=None
@@ -364,6 +393,10 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         (Planned; only False is accepted now.)
     checkpoint : str or None, default=None
         (Planned; only None is accepted now.)
+    pruning : bool, default=False
+        Stop trials whose validation-loss curve, extrapolated with
+        parametric learning-curve models (Domhan et al. 2015), cannot reach
+        the best trial's loss; they are recorded with ``status="pruned"``.
 
     Attributes
     ----------
@@ -391,6 +424,14 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Column names, when X had string column names.
     searcher_ : Searcher
         The fitted clone of ``search``.
+    ensemble_ : EnsembleClassifier or None
+        With ``ensemble_size > 1``: the selected ensemble, used by
+        ``predict``; ``ensemble_members_`` and ``ensemble_weights_`` give its
+        trials and weights.
+    data_fraction_ : float
+        Share of the training rows each trial used (below 1 when the data
+        was too large for the budget; the winner is then retrained on all
+        of it).
 
     See Also
     --------
@@ -441,7 +482,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     def predict_proba(self, X):
         """Class probabilities of the best pipeline, columns ordered as ``classes_``."""
         X = self._check_predict_X(X)
-        return self.best_estimator_.predict_proba(X)
+        return self._final.predict_proba(X)
 
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):
@@ -489,3 +530,45 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     def fit(self, X, y):
         """Search, then keep the best pipeline. Returns self."""
         return self._fit(X, y)
+
+
+def _cost(row, key):
+    """The value a constraint ``key`` limits, from a results row or a TrialResult."""
+    column = CONSTRAINT_COLUMNS[key]
+    return row[column] if isinstance(row, dict) else getattr(row, column)
+
+
+def _constraint_check(constraints):
+    def accept(result):
+        for key, limit in constraints.items():
+            value = _cost(result, key)
+            if value is None or value > limit:
+                return False
+        return True
+
+    return accept
+
+
+def _mnas_reward(objectives, constraints):
+    """MnasNet-style scalarized reward told to the searcher when cost objectives are set.
+
+    The reference cost of each objective is its constraint when one is set,
+    else the cost of the first successful trial (the portfolio's default).
+    """
+    extra = [o for o in objectives if o != "score"]
+    if not extra:
+        return None
+    targets = {}
+
+    def reward(result):
+        value = result.score
+        for objective in extra:
+            cost = getattr(result, OBJECTIVE_COLUMNS[objective])
+            if cost is None:
+                continue
+            limit_key = "latency_ms" if objective == "latency" else objective
+            target = constraints.get(limit_key) or targets.setdefault(objective, cost)
+            value = scalarized_reward(value, cost, target)
+        return value
+
+    return reward

@@ -5,8 +5,9 @@ from __future__ import annotations
 __all__ = ["SearchResults", "leaderboard"]
 
 _COLUMNS = (
-    "trial", "genotype", "score", "status", "error", "fit_time", "n_params", "n_epochs", "best_epoch",
-    "stop_reason", "epochs", "data_fraction", "source",
+    "trial", "genotype", "score", "status", "error", "fit_time", "n_params", "flops", "latency_ms",
+    "latency_batch_ms", "n_epochs", "best_epoch", "n_folds", "stop_reason", "epochs", "data_fraction",
+    "source", "learning_curve",
 )
 
 
@@ -14,9 +15,11 @@ class SearchResults:
     """Collects trials and exports them as a dict of equal-length columns.
 
     Besides the fixed columns (``trial``, ``genotype``, ``score``,
-    ``status``, ``error``, ``fit_time``, ``n_params``, ``n_epochs``,
-    ``best_epoch``, ``stop_reason``, the fidelity ``epochs`` and
-    ``data_fraction``, and ``source``: "portfolio" or "searcher"), every
+    ``status``, ``error``, ``fit_time``, ``n_params``, ``flops``,
+    ``latency_ms``, ``latency_batch_ms``, ``n_epochs``, ``best_epoch``,
+    ``n_folds``, ``stop_reason``, the fidelity ``epochs`` and
+    ``data_fraction``, ``source`` -- "portfolio", "searcher" or
+    "full_fidelity" -- and the validation-loss ``learning_curve``), every
     parameter of the space gets a ``param_<name>`` column, ``None`` where it
     was inactive.
     """
@@ -36,12 +39,17 @@ class SearchResults:
             "error": result.error,
             "fit_time": float(result.fit_time),
             "n_params": result.n_params,
+            "flops": result.flops,
+            "latency_ms": result.latency_ms,
+            "latency_batch_ms": result.latency_batch_ms,
             "n_epochs": result.n_epochs,
             "best_epoch": result.best_epoch,
+            "n_folds": result.n_folds,
             "stop_reason": result.stop_reason,
             "epochs": candidate.epochs,
             "data_fraction": candidate.data_fraction,
             "source": source,
+            "learning_curve": list(result.learning_curve),
         }
         self.rows.append(row)
         return row["trial"]

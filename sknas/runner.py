@@ -5,14 +5,23 @@ has the evaluator train and score them (in parallel through joblib when
 ``n_jobs`` is set, so that a Dask joblib backend distributes them), tells the
 searcher every result, records it, and keeps the best fitted model. After the
 search it refits the best genotype on all the data when the remaining budget
-allows it (see :meth:`Runner.refit_best`).
+allows it (:meth:`Runner.refit_best`), retrains a low-fidelity winner at full
+fidelity (:meth:`Runner.full_fidelity_best`) and builds an ensemble
+(:meth:`Runner.build_ensemble`).
+
+Ctrl-C during :meth:`Runner.run` stops the search after the trial in flight
+(the best model so far is kept, with a warning); a second Ctrl-C aborts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
+import signal
 import statistics
 import sys
+import threading
 import time
 import warnings
 
@@ -22,11 +31,16 @@ from joblib import Parallel, delayed
 from .results import SearchResults
 from .search.base import Candidate, result_score
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "SearchAborted"]
 
 
-def _run_trial(evaluator, candidate, data, deadline, seed, index):
-    return index, evaluator.evaluate(candidate, data, deadline=deadline, seed=seed)
+class SearchAborted(BaseException):
+    """A second Ctrl-C: abort the fit (not an ``Exception``, so no trial swallows it)."""
+
+
+def _run_trial(evaluator, candidate, data, deadline, seed, index, incumbent_loss):
+    return index, evaluator.evaluate(candidate, data, deadline=deadline, seed=seed,
+                                     incumbent_loss=incumbent_loss)
 
 
 class Runner:
@@ -52,16 +66,26 @@ class Runner:
     verbose : int
     accept : callable or None
         ``accept(result) -> bool``: whether a successful trial may become the
-        best one (used for hard constraints).
+        best one (hard constraints).
+    reward : callable or None
+        ``reward(result) -> float``: the score told to the searcher instead
+        of the plain score (a scalarized multi-objective reward).
     n_train, n_refit : int or None
         Rows a trial trains on and rows the final refit trains on; with
         both set, the search stops early enough to leave time for the
         refit of the best candidate. ``None`` disables the refit.
+    data_fraction : float, default=1.0
+        Share of the training rows every trial uses (low fidelity when < 1).
+    library_size : int, default=0
+        How many of the best trials keep their model and validation
+        predictions for ensemble selection.
+    on_trial : callable or None
+        Called as ``on_trial(runner)`` after every recorded trial (checkpoints).
     """
 
     def __init__(self, searcher, evaluator, *, time_budget=None, max_trials=None, n_jobs=None,
-                 start=None, portfolio=(), trial_share=0.4, seed=0, verbose=0, accept=None,
-                 n_train=None, n_refit=None):
+                 start=None, portfolio=(), trial_share=0.4, seed=0, verbose=0, accept=None, reward=None,
+                 n_train=None, n_refit=None, data_fraction=1.0, library_size=0, on_trial=None):
         self.searcher = searcher
         self.evaluator = evaluator
         self.time_budget = time_budget
@@ -73,12 +97,20 @@ class Runner:
         self.seed = seed
         self.verbose = verbose
         self.accept = accept
+        self.reward = reward
         self.n_train = n_train
         self.n_refit = n_refit
+        self.data_fraction = data_fraction
+        self.library_size = library_size
+        self.on_trial = on_trial
         self.results = SearchResults()
         self.best_index = None
         self.best_model = None
         self.best_result = None
+        self.library = []  # (trial, score, predictions, model) of the best trials
+        self.interrupted = False
+        self._best_key = None
+        self._rng = np.random.default_rng(seed)
 
     # -- the clock -----------------------------------------------------------------
     @property
@@ -92,24 +124,33 @@ class Runner:
         return min(1.0, 0.03 * self.time_budget) if self.time_budget is not None else 0.0
 
     def _search_deadline(self):
-        # Keep a reserve for refitting the best so far and for the bookkeeping after the search.
+        # Keep a reserve for what follows the search (refit, full fidelity, ensemble).
         if self.deadline is None:
             return None
-        return self.deadline - self._margin() - self._refit_estimate()
+        return self.deadline - self._margin() - self._reserve()
 
-    def _refit_estimate(self, safety=1.3):
-        """Seconds a refit of the current best on all the data is expected to take.
+    def _reserve(self):
+        reserve = self._refit_estimate()
+        if self.data_fraction < 1.0 and self.best_result is not None:
+            reserve = max(reserve, min(0.5 * self.time_budget, 1.3 * self.best_result.fit_time / self.data_fraction))
+        if self.library_size and self.best_result is not None:
+            reserve *= 2  # a few ensemble members are refit after the best one
+        return min(reserve, 0.5 * self.time_budget)
+
+    def _refit_estimate(self, safety=1.3, result=None):
+        """Seconds a refit on all the data is expected to take (the current best by default).
 
         The search reserves this estimate with a safety factor; the refit
         itself starts when the plain estimate fits (its own deadline still
         guards the budget).
         """
-        result = self.best_result
+        result = self.best_result if result is None else result
         if result is None or self.n_refit is None:
             return 0.0
         epochs = max(1, result.best_epoch or result.n_epochs)
         per_epoch = result.fit_time / max(1, result.n_folds) / max(1, result.n_epochs)
-        return per_epoch * epochs * (self.n_refit / max(1, self.n_train)) * safety + 0.1
+        rows_seen = max(1.0, self.n_train * self.data_fraction)
+        return per_epoch * epochs * (self.n_refit / rows_seen) * safety + 0.1
 
     def _trial_deadline(self):
         search_deadline = self._search_deadline()
@@ -139,43 +180,80 @@ class Runner:
             out += [(c, "searcher") for c in self.searcher.ask(k - len(out))]
         return out
 
+    def _scaled(self, candidate):
+        """The candidate at the runner's base data fraction."""
+        if self.data_fraction >= 1.0:
+            return candidate
+        return dataclasses.replace(candidate, data_fraction=candidate.data_fraction * self.data_fraction)
+
+    def _incumbent_loss(self):
+        if not getattr(self.evaluator, "prune", False) or self.best_result is None:
+            return None
+        curve = self.best_result.learning_curve
+        return float(min(curve)) if curve else None
+
     def run(self, data):
-        rng = np.random.default_rng(self.seed)
+        """Search until the budget or the trial cap is spent; returns the SearchResults."""
         self.searcher.set_budget(max_epochs=self.evaluator.max_epochs)
         n_workers = self._n_workers()
         parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered") if n_workers > 1 else None
-        while True:
-            if self.max_trials is not None and len(self.results) >= self.max_trials:
-                break
-            if not self._time_for_another_trial():
-                break
-            k = n_workers
-            if self.max_trials is not None:
-                k = min(k, self.max_trials - len(self.results))
-            batch = self._next_candidates(k)
-            if not batch:  # the searcher has nothing left to propose
-                break
-            seeds = [int(s) for s in rng.integers(2**31 - 1, size=len(batch))]
-            deadline = self._trial_deadline()
-            if parallel is None:
-                outcomes = (
-                    _run_trial(self.evaluator, c, data, deadline, s, i)
-                    for i, ((c, _), s) in enumerate(zip(batch, seeds))
-                )
-            else:
-                outcomes = parallel(
-                    delayed(_run_trial)(self.evaluator, c, data, deadline, s, i)
-                    for i, ((c, _), s) in enumerate(zip(batch, seeds))
-                )
-            for index, result in outcomes:
-                candidate, source = batch[index]
-                self._record(candidate, result, source)
+        with self._interrupt_handler():
+            while not self.interrupted:
+                if self.max_trials is not None and len(self.results) >= self.max_trials:
+                    break
+                if not self._time_for_another_trial():
+                    break
+                k = n_workers
+                if self.max_trials is not None:
+                    k = min(k, self.max_trials - len(self.results))
+                batch = self._next_candidates(k)
+                if not batch:  # the searcher has nothing left to propose
+                    break
+                seeds = [int(s) for s in self._rng.integers(2**31 - 1, size=len(batch))]
+                deadline = self._trial_deadline()
+                incumbent = self._incumbent_loss()
+                jobs = [(self.evaluator, self._scaled(c), data, deadline, s, i, incumbent)
+                        for i, ((c, _), s) in enumerate(zip(batch, seeds))]
+                outcomes = (_run_trial(*job) for job in jobs) if parallel is None else \
+                    parallel(delayed(_run_trial)(*job) for job in jobs)
+                for index, result in outcomes:
+                    candidate, source = batch[index]
+                    self._record(candidate, result, source)
+        if self.interrupted:
+            warnings.warn(
+                f"Search interrupted after {len(self.results)} trials; keeping the best model so far.",
+                RuntimeWarning, stacklevel=2,
+            )
         return self.results
+
+    @contextlib.contextmanager
+    def _interrupt_handler(self):
+        """First Ctrl-C: finish the trial in flight, then stop. Second: abort."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self.interrupted:
+                raise SearchAborted("search aborted by a second interrupt")
+            self.interrupted = True
+            # skorch ends the trial's training on KeyboardInterrupt; the loop then stops.
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _record(self, candidate, result, source):
         model, result.model = result.model, None
-        self.searcher.tell(candidate, result)
-        trial = self.results.add(candidate, result, source)
+        predictions, result.predictions = result.predictions, None
+        told = result
+        if self.reward is not None and result_score(result) is not None:
+            told = dataclasses.replace(result, score=float(self.reward(result)))
+        self.searcher.tell(candidate, told)
+        trial = self.results.add(self._scaled(candidate), result, source)
         score = result_score(result)
         full_fidelity = candidate.data_fraction == 1.0 and (
             candidate.epochs is None or candidate.epochs >= self.evaluator.max_epochs
@@ -186,22 +264,46 @@ class Runner:
             if self._best_key is None or key > self._best_key:
                 self._best_key = key
                 self.best_index, self.best_result, self.best_model = trial, result, model
+            if self.library_size and predictions is not None and full_fidelity:
+                self.library.append((trial, score, predictions, model))
+                self.library.sort(key=lambda entry: (-entry[1], entry[0]))
+                del self.library[self.library_size:]
         if self.verbose:
-            best = self.best_result.score if self.best_result is not None else float("nan")
-            text = f"{result.score:.4f}" if score is not None else result.status
-            g = str(candidate.genotype)
-            g = g if len(g) <= 70 else g[:67] + "..."
-            print(
-                f"[sknas] trial {trial:>3} {text:>8} (best {best:.4f}) {result.fit_time:6.2f}s "
-                f"{result.n_epochs:>3} ep  {g}",
-                file=sys.stdout, flush=True,
-            )
-            if result.status != "ok" and self.verbose > 1 and result.error:
-                print(f"        {result.error.splitlines()[0]}", flush=True)
+            self._print_trial(trial, candidate, result, score)
+        if self.on_trial is not None:
+            self.on_trial(self)
 
-    _best_key = None
+    def _print_trial(self, trial, candidate, result, score):
+        best = self.best_result.score if self.best_result is not None else float("nan")
+        text = f"{result.score:.4f}" if score is not None else result.status
+        g = str(candidate.genotype)
+        g = g if len(g) <= 70 else g[:67] + "..."
+        print(f"[sknas] trial {trial:>3} {text:>8} (best {best:.4f}) {result.fit_time:6.2f}s "
+              f"{result.n_epochs:>3} ep  {g}", file=sys.stdout, flush=True)
+        if result.status == "failed" and self.verbose > 1 and result.error:
+            print(f"        {result.error.splitlines()[0]}", flush=True)
 
     # -- after the search ----------------------------------------------------------
+    def _refit(self, trial, result, model, X, y):
+        """Refit one trial's genotype on all of ``X, y``; returns ``(model, refitted)``."""
+        if self.n_refit is None or self._refit_estimate(safety=1.0, result=result) > self.remaining() - self._margin():
+            return model, False
+        row = self.results.rows[trial]
+        epochs = max(1, result.best_epoch or result.n_epochs)
+        horizon = min(row["epochs"] or self.evaluator.max_epochs, self.evaluator.max_epochs)
+        deadline = None if self.deadline is None else self.deadline - min(0.5, 0.02 * self.time_budget)
+        try:
+            refit, completed = self.evaluator.refit(
+                row["genotype"], X, y, epochs=epochs, schedule_epochs=horizon, deadline=deadline, seed=self.seed,
+            )
+        except Exception as exc:  # the trial's model is a sound fallback
+            warnings.warn(
+                f"Refitting trial {trial} on all the data failed ({type(exc).__name__}: {exc}); "
+                "keeping the model of its trial.", RuntimeWarning, stacklevel=3,
+            )
+            return model, False
+        return (refit, True) if completed else (model, False)
+
     def refit_best(self, X, y):
         """Refit the best genotype on all of ``X, y`` if the remaining budget allows it.
 
@@ -210,31 +312,68 @@ class Runner:
         cost is estimated from the trial's own time, scaled by the data
         growth (the search keeps that much time in reserve); the refit runs
         only if it fits in the remaining budget, and it is kept only if it
-        completed before the deadline. Otherwise the
-        trial's model (trained on the training part, early-stopped on the
-        validation part) is kept. Returns ``(model, refitted)``.
+        completed before the deadline. Otherwise the trial's model (trained
+        on the training part, early-stopped on the validation part) is kept.
+        Returns ``(model, refitted)``.
         """
         if self.best_result is None:
             raise RuntimeError("no successful trial to refit")
-        if self.n_refit is None:
-            return self.best_model, False
-        epochs = max(1, self.best_result.best_epoch or self.best_result.n_epochs)
-        if self._refit_estimate(safety=1.0) > self.remaining() - self._margin():
-            return self.best_model, False
+        return self._refit(self.best_index, self.best_result, self.best_model, X, y)
+
+    def full_fidelity_best(self, data):
+        """Retrain a low-fidelity winner on all its training rows, as far as the budget allows.
+
+        The retrained model replaces the low-fidelity one when its
+        validation score is at least as good. Returns True when it did.
+        """
+        if self.data_fraction >= 1.0 or self.best_result is None:
+            return False
+        if self.remaining() - self._margin() < 1.0:
+            return False
         genotype = self.results.rows[self.best_index]["genotype"]
-        candidate_epochs = self.results.rows[self.best_index]["epochs"]
-        horizon = min(candidate_epochs or self.evaluator.max_epochs, self.evaluator.max_epochs)
-        deadline = None if self.deadline is None else self.deadline - min(0.5, 0.02 * self.time_budget)
-        try:
-            model, completed = self.evaluator.refit(
-                genotype, X, y, epochs=epochs, schedule_epochs=horizon, deadline=deadline, seed=self.seed,
-            )
-        except Exception as exc:  # the trial's model is a sound fallback
-            warnings.warn(
-                f"Refitting the best genotype on all the data failed ({type(exc).__name__}: {exc}); "
-                "keeping the model of its trial.", RuntimeWarning, stacklevel=3,
-            )
-            return self.best_model, False
-        if not completed:
-            return self.best_model, False
-        return model, True
+        deadline = None if self.deadline is None else self.deadline - self._margin()
+        result = self.evaluator.evaluate(Candidate(genotype), data, deadline=deadline, seed=self.seed)
+        if result.status == "ok" and result.score >= self.best_result.score:
+            trial = self.results.add(Candidate(genotype), result, "full_fidelity")
+            self.best_index, self.best_result, self.best_model = trial, result, result.model
+            result.model = None
+            return True
+        return False
+
+    def build_ensemble(self, size, y_valid, scorer, classes, X, y, best_model=None):
+        """Greedy ensemble selection over the library, members refit when the budget allows.
+
+        ``best_model`` (the final model of the best trial, possibly already
+        refit) is reused for that member. Returns ``(ensemble, members,
+        weights)`` or ``None`` when fewer than two trials are in the library.
+        """
+        from .ensemble import EnsembleClassifier, EnsembleRegressor, ensemble_selection
+
+        if len(self.library) < 2:
+            return None
+        predictions = [entry[2] for entry in self.library]
+        picks, _ = ensemble_selection(predictions, y_valid, scorer, size, classes)
+        counts = {}
+        for i in picks:
+            counts[i] = counts.get(i, 0) + 1
+        estimators, weights, trials = [], [], []
+        for i, count in counts.items():
+            trial, _, _, model = self.library[i]
+            if trial == self.best_index and best_model is not None:
+                model = best_model
+            else:
+                result = _result_of(self.results.rows[trial])
+                model, _ = self._refit(trial, result, model, X, y)
+            estimators.append(model)
+            weights.append(count)
+            trials.append(trial)
+        cls = EnsembleClassifier if classes is not None else EnsembleRegressor
+        return cls(estimators, weights), trials, weights
+
+
+def _result_of(row):
+    """A minimal result carrying what a refit estimate needs, from a results row."""
+    from .evaluation.trial import TrialResult
+
+    return TrialResult(score=row["score"], fit_time=row["fit_time"], n_epochs=row["n_epochs"],
+                       best_epoch=row["best_epoch"], n_folds=row.get("n_folds", 1))

@@ -125,7 +125,7 @@ def test_searcher_and_space_instances_are_cloned_not_mutated(iris):
     (dict(time_budget=None, max_trials=None), "set time_budget or max_trials"),
     (dict(objectives=("params",)), "objectives must include 'score'"),
     (dict(constraints={"memory": 3}), "unknown constraint 'memory'"),
-    (dict(ensemble_size=3), "ensemble_size > 1 is not available yet"),
+    (dict(constraints={"latency_ms": -1}), "must be a positive number"),
 ])
 def test_bad_parameters_are_reported_at_fit(iris, params, match):
     X, y = iris
@@ -211,3 +211,53 @@ def test_diabetes_r2():
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
         scores.append(AutoNASRegressor(time_budget=20, random_state=0).fit(X_train, y_train).score(X_test, y_test))
     assert np.mean(scores) >= 0.40, scores
+
+
+@pytest.mark.parametrize("search", __import__("sknas.search.base", fromlist=["x"]).available_searchers())
+@pytest.mark.parametrize("space", ["mlp", "resnet"])
+def test_every_search_runs_end_to_end_on_every_space(iris, search, space):
+    X, y = iris
+    clf = AutoNASClassifier(search=search, space=space, time_budget=None, max_trials=4, max_epochs=6,
+                            random_state=0).fit(X, y)
+    assert clf.n_trials_ == 4
+    assert clf.score(X, y) > 0.5
+    assert all(s in ("ok", "failed") for s in clf.search_results_["status"])
+
+
+def test_ensemble_of_trials_is_used_for_prediction(iris):
+    X, y = iris
+    clf = AutoNASClassifier(ensemble_size=3, search="random", **dict(FAST, max_trials=5)).fit(X, y)
+    assert clf.ensemble_ is not None
+    assert sum(clf.ensemble_weights_) == 3 and set(clf.ensemble_members_) <= set(range(5))
+    np.testing.assert_allclose(clf.predict_proba(X), clf.ensemble_.predict_proba(X))
+    assert clf.score(X, y) > 0.8
+
+
+def test_latency_and_flops_objectives_fill_the_columns_and_constraints_hold(iris):
+    X, y = iris
+    clf = AutoNASClassifier(objectives=("score", "latency", "flops"), constraints={"flops": 200_000},
+                            search="random", **dict(FAST, max_trials=5)).fit(X, y)
+    res = clf.search_results_
+    ok = [i for i in range(5) if res["status"][i] == "ok"]
+    assert all(res["latency_ms"][i] > 0 and res["flops"][i] > 0 for i in ok)
+    assert res["flops"][clf.best_index_] <= 200_000
+    assert clf.pareto_front_ and set(clf.pareto_front_) <= set(ok)
+
+
+def test_pruning_records_pruned_trials(iris):
+    X, y = iris
+    clf = AutoNASClassifier(pruning=True, search="random", **dict(FAST, max_trials=8, max_epochs=40)).fit(X, y)
+    statuses = set(clf.search_results_["status"])
+    assert statuses <= {"ok", "pruned", "failed"} and "ok" in statuses
+    assert clf.search_results_["status"][clf.best_index_] == "ok"
+
+
+def test_large_data_is_searched_at_low_fidelity_and_winner_retrained():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6000, 8))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    clf = AutoNASClassifier(time_budget=10, random_state=0).fit(X, y)
+    assert clf.data_fraction_ < 1.0
+    assert all(f <= clf.data_fraction_ + 1e-12 for f, s in zip(clf.search_results_["data_fraction"],
+                                                              clf.search_results_["source"]) if s != "full_fidelity")
+    assert clf.score(X, y) > 0.9

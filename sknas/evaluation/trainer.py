@@ -33,6 +33,8 @@ from skorch.callbacks import Callback, EarlyStopping, EpochTimer, LRScheduler, P
 from skorch.dataset import Dataset
 
 from ..nn.builders import count_parameters
+from .fidelity import LearningCurvePruner
+from .objectives import count_flops, measure_latency
 from ..prep.tabular import TabularPreprocessor
 from .trial import TrialResult
 
@@ -323,6 +325,12 @@ class Evaluator:
     max_params : int or None
         A hard limit on the network's parameter count: a candidate over it is
         a failed trial, found by building the network, before any training.
+    keep_predictions : bool
+        Return the validation predictions (for ensemble selection).
+    measure_latency : bool
+        Measure the trained network's forward latency (batch 1 and 1024).
+    prune : bool
+        Allow learning-curve pruning when the runner passes an incumbent loss.
     cache_size : int
         Preprocessed copies of the data kept between trials (one per fold
         and preprocessing choice), so that trials sharing a preprocessing
@@ -330,7 +338,8 @@ class Evaluator:
     """
 
     def __init__(self, space, task, scorer, max_epochs=100, classes=None, preprocessing="auto",
-                 patience=10, n_threads=1, device="cpu", keep_model=True, cache_size=6, max_params=None):
+                 patience=10, n_threads=1, device="cpu", keep_model=True, cache_size=6, max_params=None,
+                 keep_predictions=False, measure_latency=False, prune=False):
         self.space = space
         self.task = task
         self.scorer = scorer
@@ -343,6 +352,9 @@ class Evaluator:
         self.keep_model = keep_model
         self.cache_size = cache_size
         self.max_params = max_params
+        self.keep_predictions = keep_predictions
+        self.measure_latency = measure_latency
+        self.prune = prune
         self._cache = {}
 
     def make_preprocessor(self, genotype):
@@ -380,14 +392,17 @@ class Evaluator:
             self._cache.pop(next(iter(self._cache)))
         return prep, Xt, y_train, Xv
 
-    def evaluate(self, candidate, data, deadline=None, seed=0):
+    def evaluate(self, candidate, data, deadline=None, seed=0, incumbent_loss=None):
         """Train and score ``candidate``; never raises for a failing candidate.
 
         ``data`` is one :class:`TrialData` (a holdout split) or a list of
         them (cross-validation folds). With folds, the score is the mean
         over the folds that finished before ``deadline`` (at least one),
         ``best_epoch`` the median of theirs, ``fit_time`` their total, and
-        the model kept is the first fold's.
+        the model kept is the first fold's. With ``incumbent_loss`` (the
+        best validation loss so far on the first fold) and ``prune=True``,
+        the first fold may be stopped by learning-curve extrapolation; the
+        trial is then ``"pruned"`` and the other folds are skipped.
         """
         start = time.perf_counter()
         folds = data if isinstance(data, (list, tuple)) else [data]
@@ -398,23 +413,36 @@ class Evaluator:
                     if results and deadline is not None and time.time() >= deadline:
                         break
                     torch.manual_seed(seed + k)
-                    results.append(self._evaluate_fold(candidate, fold, deadline, seed, keep_model=(k == 0)))
+                    fold_result = self._evaluate_fold(
+                        candidate, fold, deadline, seed, first=(k == 0),
+                        incumbent_loss=incumbent_loss if k == 0 else None,
+                    )
+                    results.append(fold_result)
+                    if fold_result.status == "pruned":
+                        break
         except Exception as exc:  # a failing candidate is data, never a crashed search
             error = f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation)):
                 error += "\n" + "".join(traceback.format_exception(exc)[-3:])
             return TrialResult.failed(error, fit_time=time.perf_counter() - start)
         first = results[0]
+        complete = len(results) == len(folds)
+        predictions = None
+        if self.keep_predictions and complete and first.status == "ok":
+            predictions = np.concatenate([r.predictions for r in results], axis=0)
         return TrialResult(
-            score=float(np.mean([r.score for r in results])), status="ok",
+            score=float(np.mean([r.score for r in results])), status=first.status,
             fit_time=time.perf_counter() - start, n_params=first.n_params,
             n_epochs=int(round(np.mean([r.n_epochs for r in results]))),
             best_epoch=int(np.median([r.best_epoch for r in results])),
-            stop_reason=first.stop_reason if len(results) == len(folds) else "time_limit",
+            stop_reason=first.stop_reason if complete else (first.stop_reason if first.status == "pruned"
+                                                             else "time_limit"),
             learning_curve=first.learning_curve, model=first.model, n_folds=len(results),
+            flops=first.flops, latency_ms=first.latency_ms, latency_batch_ms=first.latency_batch_ms,
+            predictions=predictions,
         )
 
-    def _evaluate_fold(self, candidate, data, deadline, seed, keep_model):
+    def _evaluate_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None):
         genotype = candidate.genotype
         prep, Xt, y_train, Xv = self._preprocess(genotype, data, candidate.data_fraction, seed)
         epochs = min(candidate.epochs or self.max_epochs, self.max_epochs)
@@ -424,6 +452,10 @@ class Evaluator:
             max_epochs=epochs, n_train=len(Xt), valid_data=(Xv, data.y_valid), patience=self.patience,
             deadline=deadline, device=self.device,
         )
+        pruner = None
+        if self.prune and incumbent_loss is not None:
+            pruner = LearningCurvePruner(incumbent_loss=incumbent_loss, horizon=epochs)
+            net.set_params(callbacks=list(net.callbacks) + [("pruner", pruner)])
         if self.max_params is not None:
             net.initialize()
             n_params = count_parameters(net.module_)
@@ -437,7 +469,10 @@ class Evaluator:
         curve = [float(v) for v in history[:, "valid_loss"] if v is not None] if len(history) else []
         if not curve:
             raise RuntimeError("the deadline passed before the first epoch ended")
-        if dict(net.callbacks_)["deadline"].reached_:
+        status = "ok"
+        if pruner is not None and pruner.pruned_:
+            status, stop_reason = "pruned", "pruned"
+        elif dict(net.callbacks_)["deadline"].reached_:
             stop_reason = "time_limit"
         elif len(history) < epochs:
             stop_reason = "early_stopping"
@@ -446,12 +481,20 @@ class Evaluator:
         score = float(self.scorer(net, Xv, data.y_valid))
         if not math.isfinite(score):
             raise NonFiniteLossError(f"validation score is {score}")
-        model = Pipeline([("preprocessing", prep), ("net", net)]) if (self.keep_model and keep_model) else None
-        return TrialResult(
-            score=score, status="ok", n_params=count_parameters(net.module_), n_epochs=len(curve),
+        result = TrialResult(
+            score=score, status=status, n_params=count_parameters(net.module_), n_epochs=len(curve),
             best_epoch=int(np.nanargmin(curve)) + 1, stop_reason=stop_reason, learning_curve=curve,
-            model=model,
         )
+        if self.keep_predictions:
+            result.predictions = net.predict_proba(Xv) if self.task == "classification" else net.predict(Xv)
+        if first:
+            if self.keep_model:
+                result.model = Pipeline([("preprocessing", prep), ("net", net)])
+            result.flops = count_flops(net.module_, Xt.shape[1])
+            if self.measure_latency:
+                latency = measure_latency(net.module_, Xt.shape[1])
+                result.latency_ms, result.latency_batch_ms = latency[1], latency[1024]
+        return result
 
     def refit(self, genotype, X, y, epochs, schedule_epochs=None, deadline=None, seed=0):
         """Train ``genotype`` on all of ``X, y`` for ``epochs`` epochs, without validation.

@@ -21,8 +21,14 @@ class TrialData:
 class TrialResult:
     """The outcome of evaluating one candidate.
 
-    ``status`` is ``"ok"`` or ``"failed"`` (with ``error``); ``score`` is the
-    validation score (larger is better) or ``None`` when the trial failed.
+    ``status`` is ``"ok"``, ``"failed"`` (with ``error``) or ``"pruned"``
+    (stopped by learning-curve extrapolation; ``score`` is then the partial
+    model's); ``score`` is the validation score (larger is better) or
+    ``None`` when the trial failed. ``flops`` counts one row's forward pass;
+    ``latency_ms`` / ``latency_batch_ms`` are measured medians for a batch of
+    1 and of 1024 rows (when latency is an objective or a constraint).
+    ``predictions`` holds the validation predictions (probabilities for
+    classifiers), concatenated over folds, when the runner asked for them.
     ``stop_reason`` tells why training ended: ``"early_stopping"``,
     ``"max_epochs"`` or ``"time_limit"``. ``model`` is the fitted pipeline
     (preprocessing and net) when the runner asked to keep it; with
@@ -40,6 +46,10 @@ class TrialResult:
     stop_reason: str | None = None
     learning_curve: list = field(default_factory=list)
     n_folds: int = 1
+    flops: int | None = None
+    latency_ms: float | None = None
+    latency_batch_ms: float | None = None
+    predictions: object = field(default=None, repr=False)
     model: object = field(default=None, repr=False)
 
     @classmethod

@@ -81,6 +81,12 @@ class MLPSpace(SearchSpace):
 
     def portfolio(self):
         def chain(n, width, act, norm, dropout):
+            # adapted to a customised space: depth and width clipped to its ranges
+            n = min(n, self.max_blocks)
+            width = min(max(width, self.min_width), self.max_width)
+            act = act if act in self.activations else self.activations[0]
+            norm = norm if norm in self.norms else self.norms[0]
+            dropout = min(dropout, self.max_dropout)
             g = {"n_blocks": n} if self.max_blocks > 1 else {}
             for i in range(n):
                 g.update({f"width_{i}": width, f"act_{i}": act, f"norm_{i}": norm, f"dropout_{i}": dropout})

@@ -52,6 +52,7 @@ def test_batch_iterator_visits_every_row_once_per_epoch():
 
 
 def test_classifier_net_returns_labels_of_any_type():
+    torch.manual_seed(0)
     X, y = blobs()
     space = small_space()
     net = make_net(space, good_genotype(space), "classification", 4, 2, classes=np.unique(y), max_epochs=20)
@@ -62,6 +63,7 @@ def test_classifier_net_returns_labels_of_any_type():
 
 
 def test_regressor_net_restores_the_target_scale():
+    torch.manual_seed(0)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
     y = 1000.0 + 50.0 * X[:, 0]

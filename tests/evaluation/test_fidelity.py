@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+from sklearn.metrics import get_scorer
+
+from sknas.evaluation.fidelity import extrapolate_best_loss, plan_data_fraction
+from sknas.evaluation.trainer import Evaluator
+from sknas.evaluation.trial import TrialData
+from sknas.search.base import Candidate
+from sknas.space.joint import JointSpace
+from sknas.space.mlp import MLPSpace
+from sknas.space.training import TrainingSpace
+
+
+def test_extrapolation_sees_a_decaying_curve_going_lower():
+    t = np.arange(1, 11)
+    curve = 0.2 + 1.0 * t ** -0.7
+    predicted = extrapolate_best_loss(curve, horizon=100)
+    assert predicted < curve[-1]
+    assert predicted == pytest.approx(0.2 + 100 ** -0.7, abs=0.05)
+
+
+def test_extrapolation_of_a_flat_curve_stays_flat():
+    assert extrapolate_best_loss([0.5] * 8, horizon=100) == pytest.approx(0.5, abs=0.02)
+
+
+def test_data_fraction_plan():
+    assert plan_data_fraction(1000, 1e-5, 60) == 1.0
+    f = plan_data_fraction(1_000_000, 1e-6, 60)
+    assert 0 < f < 0.2
+    assert plan_data_fraction(1_000_000, 1e-6, None) == 1.0
+
+
+def test_a_hopeless_trial_is_pruned_and_a_good_one_is_not():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=600)
+    X = rng.normal(size=(600, 6)) + 1.5 * y[:, None]
+    data = TrialData(X[:450], y[:450], X[450:], y[450:])
+    space = JointSpace(MLPSpace(max_blocks=1, max_width=64), TrainingSpace())
+    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=60, classes=np.array([0, 1]),
+                   preprocessing="none", prune=True, patience=60)
+    good = space.portfolio()[0].replace(lr=1e-2)
+    ref = ev.evaluate(Candidate(good), data, seed=0)
+    assert ref.status == "ok"
+    incumbent = min(ref.learning_curve)
+    # a learning rate so small that the loss barely moves: extrapolation cannot reach the incumbent
+    slow = good.replace(lr=1e-4, lr_schedule="constant", batch_size=512)
+    pruned = ev.evaluate(Candidate(slow), data, seed=0, incumbent_loss=incumbent)
+    assert pruned.status == "pruned" and pruned.stop_reason == "pruned"
+    assert pruned.n_epochs < 60
+    again = ev.evaluate(Candidate(good), data, seed=0, incumbent_loss=incumbent * 1.5)
+    assert again.status == "ok"
