@@ -23,6 +23,9 @@ from .runner import Runner
 from .search.base import Searcher, make_searcher
 from .space.base import SearchSpace
 from .space.joint import JointSpace
+from .prep.images import ImageScaler
+from .space.cell import CellSpace
+from .space.hierarchical import HierarchicalSpace
 from .space.mlp import MLPSpace, ResNetSpace
 from .space.pipeline import PipelineSpace
 from .space.training import TrainingSpace
@@ -30,8 +33,8 @@ from .evaluation.objectives import pareto_front, scalarized_reward
 
 __all__ = ["AutoNASClassifier", "AutoNASRegressor"]
 
-SPACES = {"mlp": MLPSpace, "resnet": ResNetSpace}
-PLANNED_SPACES = ("cell", "hierarchical")
+SPACES = {"mlp": MLPSpace, "resnet": ResNetSpace, "cell": CellSpace, "hierarchical": HierarchicalSpace}
+IMAGE_SPACES = ("cell", "hierarchical")  # built with input_shape; the others see flattened pixels
 KNOWN_OBJECTIVES = ("score", "params", "flops", "latency")
 AVAILABLE_OBJECTIVES = KNOWN_OBJECTIVES
 AVAILABLE_CONSTRAINTS = ("params", "flops", "latency_ms")
@@ -112,8 +115,6 @@ class BaseAutoNAS(BaseEstimator):
                 f"{name}: set time_budget or max_trials (or both); with neither the search would "
                 "never end. Got time_budget=None, max_trials=None instead."
             )
-        if isinstance(self.space, str) and self.space in PLANNED_SPACES:
-            raise self._not_yet(f"space={self.space!r}")
         objectives = tuple(self.objectives)
         unknown = [o for o in objectives if o not in KNOWN_OBJECTIVES]
         if unknown or "score" not in objectives:
@@ -135,11 +136,12 @@ class BaseAutoNAS(BaseEstimator):
             if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or limit <= 0:
                 raise ValueError(f"{name}: constraint {key!r} must be a positive number. Got {limit!r} instead.")
         if self.input_shape is not None:
-            raise self._not_yet("input_shape (image data)")
-        if self.warm_start:
-            raise self._not_yet("warm_start=True")
-        if self.checkpoint is not None:
-            raise self._not_yet("checkpoint")
+            shape = tuple(self.input_shape)
+            if len(shape) != 3 or not all(isinstance(v, numbers.Integral) and v > 0 for v in shape):
+                raise ValueError(
+                    f"{name}: input_shape must be (channels, height, width) of positive ints. "
+                    f"Got {self.input_shape!r} instead."
+                )
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"{name}: device must be 'cpu' or 'cuda[:N]'. Got {self.device!r} instead.")
         if self.device.startswith("cuda"):
@@ -149,7 +151,25 @@ class BaseAutoNAS(BaseEstimator):
                 raise ValueError(f"{name}: device={self.device!r} but CUDA is not available on this machine.")
 
     def _check_X(self, X, reset):
-        """Validate raw tabular X; returns a numpy array or a DataFrame, kept raw."""
+        """Validate raw tabular X; returns a numpy array or a DataFrame, kept raw.
+
+        With ``input_shape``, 4-D image batches are flattened to rows and
+        the number of columns must match the shape.
+        """
+        if self.input_shape is not None and not isinstance(X, pd.DataFrame):
+            X = np.asarray(X)
+            if X.ndim == 4:
+                if tuple(X.shape[1:]) != tuple(self.input_shape):
+                    raise ValueError(
+                        f"{type(self).__name__}: images of shape {X.shape[1:]} do not match "
+                        f"input_shape={tuple(self.input_shape)}."
+                    )
+                X = X.reshape(len(X), -1)
+            if X.ndim == 2 and X.shape[1] != int(np.prod(self.input_shape)):
+                raise ValueError(
+                    f"{type(self).__name__}: rows have {X.shape[1]} values but input_shape="
+                    f"{tuple(self.input_shape)} needs {int(np.prod(self.input_shape))}."
+                )
         if isinstance(X, pd.DataFrame):
             frame = X
             if frame.shape[0] == 0:
@@ -215,11 +235,22 @@ class BaseAutoNAS(BaseEstimator):
 
     # -- fit -------------------------------------------------------------------------
     def _build_space(self):
-        arch = SPACES[self.space]() if isinstance(self.space, str) else clone(self.space)
+        if isinstance(self.space, str):
+            kwargs = {"input_shape": tuple(self.input_shape)} if self.space in IMAGE_SPACES and self.input_shape else {}
+            arch = SPACES[self.space](**kwargs)
+        else:
+            arch = clone(self.space)
         if isinstance(arch, JointSpace):
             return arch
-        pipeline = PipelineSpace() if isinstance(self.preprocessing, str) and self.preprocessing == "auto" else None
+        searched_prep = isinstance(self.preprocessing, str) and self.preprocessing == "auto"
+        pipeline = PipelineSpace() if searched_prep and self.input_shape is None else None
         return JointSpace(arch=arch, training=TrainingSpace(task=self._task), pipeline=pipeline)
+
+    def _preprocessing(self):
+        """The preprocessing handed to the evaluator: images get a fixed pixel scaler."""
+        if self.input_shape is not None and isinstance(self.preprocessing, str):
+            return ImageScaler(input_shape=tuple(self.input_shape))
+        return self.preprocessing
 
     def _fit(self, X, y):
         start = time.time()
@@ -242,20 +273,27 @@ class BaseAutoNAS(BaseEstimator):
         objectives = tuple(self.objectives)
         evaluator = Evaluator(
             space, self._task, scorer, max_epochs=self.max_epochs,
-            classes=getattr(self, "classes_", None), preprocessing=self.preprocessing,
+            classes=getattr(self, "classes_", None), preprocessing=self._preprocessing(),
             n_threads=1, device=self.device, max_params=constraints.get("params"),
             keep_predictions=self.ensemble_size > 1, prune=self.pruning,
             measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
         data_fraction = self._plan_data_fraction(n_train)
+        fingerprint = self._fingerprint(X, y) if self.checkpoint is not None else None
         runner = Runner(
             self.searcher_, evaluator, time_budget=self.time_budget, max_trials=self.max_trials,
             n_jobs=self.n_jobs, start=start, portfolio=space.portfolio(), seed=runner_seed,
             verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
             reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
             data_fraction=data_fraction, library_size=max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0,
+            on_trial=None if fingerprint is None else (lambda r: _write_checkpoint(self.checkpoint, fingerprint, r)),
         )
+        state = self._previous_state(fingerprint)
+        if state is not None:
+            runner.restore(state)
+            self.searcher_ = runner.searcher
         results = runner.run(data)
+        self._search_state = runner.state() if self.warm_start else None
         self.data_fraction_ = data_fraction
         if runner.best_result is None:
             self.search_results_ = results.to_dict()
@@ -280,6 +318,28 @@ class BaseAutoNAS(BaseEstimator):
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
         return self
+
+    def _fingerprint(self, X, y):
+        """What a checkpoint must match to be resumed: the data and the search settings."""
+        import joblib
+
+        ignored = {"checkpoint", "verbose", "n_jobs", "time_budget", "max_trials", "warm_start"}
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
+        return joblib.hash((type(self).__name__, repr(sorted(params.items())), X, y))
+
+    def _previous_state(self, fingerprint):
+        """The search to continue: a checkpoint file, else (warm_start) the last fit's."""
+        if self.checkpoint is not None and os.path.exists(self.checkpoint):
+            state = _read_checkpoint(self.checkpoint)
+            if state.get("fingerprint") != fingerprint:
+                raise ValueError(
+                    f"{type(self).__name__}: the checkpoint {os.fspath(self.checkpoint)!r} was written by a fit "
+                    "with other data or other search settings; delete it or choose another path."
+                )
+            return state["runner"]
+        if self.warm_start:
+            return getattr(self, "_search_state", None)
+        return None
 
     def _plan_data_fraction(self, n_train):
         """Low fidelity for data too large for the budget: each trial sees at most
@@ -342,11 +402,12 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
 
     Parameters
     ----------
-    space : {"mlp", "resnet"} or SearchSpace, default="mlp"
+    space : {"mlp", "resnet", "cell", "hierarchical"} or SearchSpace, default="mlp"
         What is searched. "mlp": DAGs of 1-8 dense blocks with their own
         width, activation, normalization, dropout and skips; "resnet": the
-        residual MLP of Gorishniy et al. (2021). ("cell" and
-        "hierarchical" are planned.)
+        residual MLP of Gorishniy et al. (2021); "cell": NASNet/DARTS cells
+        stacked N times (convolutional with ``input_shape``, dense
+        otherwise); "hierarchical": the motifs of Liu et al. (2018).
     search : str or Searcher, default="tpe"
         How the space is searched: "random" or "tpe" (more are planned; an
         unknown name's error lists the available ones), or a Searcher instance.
@@ -378,7 +439,11 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     scoring : str, callable or None, default=None
         sklearn scorer ranking candidates; None means accuracy.
     input_shape : tuple or None, default=None
-        (Image data is planned; only None is accepted now.)
+        ``(C, H, W)``: rows of X are flattened images (4-D X is accepted
+        too); the "cell" and "hierarchical" spaces then use convolutional
+        operations, and pixels are standardized per channel
+        (:class:`~sknas.prep.images.ImageScaler`) instead of the searched
+        tabular preprocessing.
     device : str, default="cpu"
         torch device for training, "cuda" where available.
     n_jobs : int or None, default=None
@@ -390,9 +455,16 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     verbose : int, default=0
         1: one line per trial and a summary.
     warm_start : bool, default=False
-        (Planned; only False is accepted now.)
-    checkpoint : str or None, default=None
-        (Planned; only None is accepted now.)
+        True: a new ``fit`` continues the previous fit's search (its searcher
+        state, trials and best model; ``max_trials`` counts all of them)
+        instead of starting over, on the new data and with the new budget.
+        Earlier trials keep the scores measured in their own fit.
+    checkpoint : str or path or None, default=None
+        After every trial the search state and results are written there
+        atomically (write, then rename); a later fit given the same path and
+        the same data and settings resumes the search (after a crash, even
+        ``kill -9``, only the trials in flight are lost). ``max_trials``
+        counts the resumed trials; ``time_budget`` applies to each fit.
     pruning : bool, default=False
         Stop trials whose validation-loss curve, extrapolated with
         parametric learning-curve models (Domhan et al. 2015), cannot reach
@@ -572,3 +644,27 @@ def _mnas_reward(objectives, constraints):
         return value
 
     return reward
+
+
+def _write_checkpoint(path, fingerprint, runner):
+    """Write the search state atomically: a crash leaves the previous checkpoint whole."""
+    import pickle
+
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        pickle.dump({"version": 1, "fingerprint": fingerprint, "runner": runner.state()}, f,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_checkpoint(path):
+    import pickle
+
+    with open(path, "rb") as f:
+        state = pickle.load(f)  # the user's own checkpoint file, written by _write_checkpoint
+    if not isinstance(state, dict) or state.get("version") != 1:
+        raise ValueError(f"{os.fspath(path)!r} is not an sknas checkpoint.")
+    return state

@@ -214,11 +214,22 @@ class Runner:
                 incumbent = self._incumbent_loss()
                 jobs = [(self.evaluator, self._scaled(c), data, deadline, s, i, incumbent)
                         for i, ((c, _), s) in enumerate(zip(batch, seeds))]
-                outcomes = (_run_trial(*job) for job in jobs) if parallel is None else \
-                    parallel(delayed(_run_trial)(*job) for job in jobs)
-                for index, result in outcomes:
-                    candidate, source = batch[index]
-                    self._record(candidate, result, source)
+                if parallel is None:
+                    for job in jobs:
+                        index, result = _run_trial(*job)
+                        self._record(*batch[index], result=result)
+                    continue
+                pending = dict(enumerate(batch))
+                try:
+                    for index, result in parallel(delayed(_run_trial)(*job) for job in jobs):
+                        self._record(*pending.pop(index), result=result)
+                except Exception as exc:  # a lost worker (killed process, dask KilledWorker...)
+                    from .evaluation.trial import TrialResult
+
+                    for index in sorted(pending):
+                        self._record(*pending[index], result=TrialResult.failed(
+                            f"worker lost while running the trial: {type(exc).__name__}: {exc}"))
+                    parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
         if self.interrupted:
             warnings.warn(
                 f"Search interrupted after {len(self.results)} trials; keeping the best model so far.",
@@ -246,7 +257,7 @@ class Runner:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def _record(self, candidate, result, source):
+    def _record(self, candidate, source, result):
         model, result.model = result.model, None
         predictions, result.predictions = result.predictions, None
         told = result
@@ -282,6 +293,24 @@ class Runner:
               f"{result.n_epochs:>3} ep  {g}", file=sys.stdout, flush=True)
         if result.status == "failed" and self.verbose > 1 and result.error:
             print(f"        {result.error.splitlines()[0]}", flush=True)
+
+    # -- checkpoint and warm start ------------------------------------------------
+    _STATE = ("portfolio", "library", "best_index", "best_result", "best_model", "_best_key")
+
+    def state(self):
+        """What a later fit needs to continue this search (picklable)."""
+        out = {name: getattr(self, name) for name in self._STATE}
+        out.update(rows=self.results.rows, searcher=self.searcher, rng=self._rng.bit_generator.state)
+        return out
+
+    def restore(self, state):
+        """Continue from :meth:`state`: earlier trials count towards ``max_trials``."""
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.results.rows = list(state["rows"])
+        self.searcher = state["searcher"]
+        self._rng.bit_generator.state = state["rng"]
+        return self
 
     # -- after the search ----------------------------------------------------------
     def _refit(self, trial, result, model, X, y):

@@ -119,7 +119,7 @@ def test_searcher_and_space_instances_are_cloned_not_mutated(iris):
 @pytest.mark.parametrize("params, match", [
     (dict(search="nope"), "Unknown search 'nope'. Available:"),
     (dict(search="darts"), "not available yet"),
-    (dict(space="cell"), "not available yet"),
+    (dict(input_shape=(1, 2)), "input_shape must be"),
     (dict(time_budget=-1), "time_budget"),
     (dict(validation_fraction=1.5), "validation_fraction"),
     (dict(time_budget=None, max_trials=None), "set time_budget or max_trials"),
@@ -214,7 +214,7 @@ def test_diabetes_r2():
 
 
 @pytest.mark.parametrize("search", __import__("sknas.search.base", fromlist=["x"]).available_searchers())
-@pytest.mark.parametrize("space", ["mlp", "resnet"])
+@pytest.mark.parametrize("space", ["mlp", "resnet", "cell", "hierarchical"])
 def test_every_search_runs_end_to_end_on_every_space(iris, search, space):
     X, y = iris
     clf = AutoNASClassifier(search=search, space=space, time_budget=None, max_trials=4, max_epochs=6,
@@ -261,3 +261,27 @@ def test_large_data_is_searched_at_low_fidelity_and_winner_retrained():
     assert all(f <= clf.data_fraction_ + 1e-12 for f, s in zip(clf.search_results_["data_fraction"],
                                                               clf.search_results_["source"]) if s != "full_fidelity")
     assert clf.score(X, y) > 0.9
+
+
+def test_digits_as_images_with_the_cell_space():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    clf = AutoNASClassifier(space="cell", input_shape=(1, 8, 8), time_budget=None, max_trials=1,
+                            max_epochs=4, random_state=0).fit(X_train.reshape(-1, 1, 8, 8), y_train)
+    assert type(clf.best_estimator_.named_steps["preprocessing"]).__name__ == "ImageScaler"
+    assert clf.score(X_test, y_test) > 0.8
+    with pytest.raises(ValueError, match="input_shape"):
+        clf.predict(X_test[:, :60])
+
+
+@pytest.mark.slow
+def test_digits_cell_space_quality_bar():
+    """Issue bar: space="cell", input_shape=(1, 8, 8), time_budget=60 on load_digits: accuracy >= 0.95."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    clf = AutoNASClassifier(space="cell", input_shape=(1, 8, 8), time_budget=60, random_state=0).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= 0.95

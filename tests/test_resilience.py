@@ -1,0 +1,152 @@
+"""Checkpoint/resume (also after kill -9), warm start, Ctrl-C, lost workers, Dask."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from sknas import AutoNASClassifier
+
+FAST = dict(time_budget=None, max_epochs=10, random_state=0, search="random")
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def test_checkpoint_resumes_where_the_search_stopped(iris, tmp_path):
+    X, y = iris
+    path = tmp_path / "search.ckpt"
+    first = AutoNASClassifier(max_trials=3, checkpoint=str(path), **FAST).fit(X, y)
+    assert path.exists() and not list(tmp_path.glob("*.tmp*"))
+    resumed = AutoNASClassifier(max_trials=5, checkpoint=str(path), **FAST).fit(X, y)
+    assert resumed.n_trials_ == 5
+    assert resumed.search_results_["genotype"][:3] == first.search_results_["genotype"]
+    straight = AutoNASClassifier(max_trials=5, **FAST).fit(X, y)
+    assert resumed.search_results_["genotype"] == straight.search_results_["genotype"]
+
+
+def test_checkpoint_of_other_data_is_refused(iris, tmp_path):
+    X, y = iris
+    path = tmp_path / "search.ckpt"
+    AutoNASClassifier(max_trials=1, checkpoint=str(path), **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="other data or other search settings"):
+        AutoNASClassifier(max_trials=2, checkpoint=str(path), **FAST).fit(X[:100], y[:100])
+
+
+def test_resume_after_kill_9(tmp_path):
+    path = tmp_path / "killed.ckpt"
+    script = textwrap.dedent(f"""
+        from sklearn.datasets import load_iris
+        from sknas import AutoNASClassifier
+        X, y = load_iris(return_X_y=True)
+        AutoNASClassifier(max_trials=200, checkpoint={str(path)!r}, time_budget=None, max_epochs=10,
+                          random_state=0, search="random").fit(X, y)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if path.exists():
+                from sknas.estimators import _read_checkpoint
+                if len(_read_checkpoint(path)["runner"]["rows"]) >= 2:
+                    break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    from sknas.estimators import _read_checkpoint
+    done = len(_read_checkpoint(path)["runner"]["rows"])
+    assert done >= 2
+    X, y = load_iris(return_X_y=True)
+    resumed = AutoNASClassifier(max_trials=done + 1, checkpoint=str(path), **FAST).fit(X, y)
+    assert resumed.n_trials_ == done + 1
+
+
+def test_warm_start_continues_the_search(iris):
+    X, y = iris
+    clf = AutoNASClassifier(max_trials=2, warm_start=True, **FAST).fit(X, y)
+    first = list(clf.search_results_["genotype"])
+    clf.set_params(max_trials=4)
+    clf.fit(X[::-1], y[::-1])
+    assert clf.n_trials_ == 4 and clf.search_results_["genotype"][:2] == first
+    cold = AutoNASClassifier(max_trials=2, **FAST).fit(X, y)
+    assert cold.fit(X, y).n_trials_ == 2
+
+
+def test_ctrl_c_stops_the_search_and_keeps_the_best(iris):
+    X, y = iris
+    import threading
+
+    clf = AutoNASClassifier(max_trials=10_000, **dict(FAST, max_epochs=30))
+    timer = threading.Timer(4.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        clf.fit(X, y)
+    timer.cancel()
+    assert 1 <= clf.n_trials_ < 10_000
+    assert clf.score(X, y) > 0.5
+
+
+class DieOnce:
+    """A scaler whose first fit kills its worker process (as an OOM kill would)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def get_params(self, deep=True):
+        return {"marker": self.marker}
+
+    def set_params(self, **params):
+        self.marker = params.get("marker", self.marker)
+        return self
+
+    def fit(self, X, y=None):
+        if not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(1)
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float32)
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y).transform(X)
+
+
+def test_a_lost_worker_costs_its_trial_only(iris, tmp_path):
+    """A worker process dying mid-trial is a failed trial, not a crashed search."""
+    X, y = iris
+    clf = AutoNASClassifier(max_trials=6, n_jobs=2, preprocessing=DieOnce(str(tmp_path / "died")), **FAST)
+    clf.fit(X, y)
+    assert clf.n_trials_ == 6
+    errors = clf.search_results_["error"]
+    lost = [e for e in errors if e and "worker lost" in e]
+    assert 1 <= len(lost) <= 2  # the dead worker's trial (and at most the one beside it)
+    assert clf.search_results_["status"].count("ok") >= 4
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_dask_cluster_runs_the_trials(iris):
+    distributed = pytest.importorskip("distributed")
+    from joblib import parallel_config
+
+    X, y = iris
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
+        with parallel_config(backend="dask"):
+            clf = AutoNASClassifier(max_trials=4, n_jobs=2, **FAST).fit(X, y)
+        workers_seen = {
+            ts for ts in client.run(lambda: __import__("sknas").__name__)
+        }
+    assert workers_seen  # sknas imported on the workers
+    assert clf.n_trials_ == 4 and all(s == "ok" for s in clf.search_results_["status"])
+    sequential = AutoNASClassifier(max_trials=4, **FAST).fit(X, y)
+    assert sorted(map(str, clf.search_results_["genotype"])) == sorted(map(str, sequential.search_results_["genotype"]))
