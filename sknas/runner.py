@@ -178,6 +178,8 @@ class Runner:
             out.append((Candidate(self.portfolio.pop(0)), "portfolio"))
         if len(out) < k:
             out += [(c, "searcher") for c in self.searcher.ask(k - len(out))]
+            for candidate, result, source in self.searcher.pop_records():
+                self._record(candidate, source, result, tell=False)
         return out
 
     def _scaled(self, candidate):
@@ -195,6 +197,9 @@ class Runner:
     def run(self, data):
         """Search until the budget or the trial cap is spent; returns the SearchResults."""
         self.searcher.set_budget(max_epochs=self.evaluator.max_epochs)
+        if getattr(self.searcher, "needs_data", False):
+            self.searcher.set_data(data if isinstance(data, (list, tuple)) else [data], self.evaluator,
+                                   deadline=self._search_deadline())
         n_workers = self._n_workers()
         parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered") if n_workers > 1 else None
         with self._interrupt_handler():
@@ -257,13 +262,14 @@ class Runner:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def _record(self, candidate, source, result):
+    def _record(self, candidate, source, result, tell=True):
         model, result.model = result.model, None
         predictions, result.predictions = result.predictions, None
         told = result
         if self.reward is not None and result_score(result) is not None:
             told = dataclasses.replace(result, score=float(self.reward(result)))
-        self.searcher.tell(candidate, told)
+        if tell:
+            self.searcher.tell(candidate, told)
         trial = self.results.add(self._scaled(candidate), result, source)
         score = result_score(result)
         full_fidelity = candidate.data_fraction == 1.0 and (

@@ -76,6 +76,28 @@ class Searcher(BaseEstimator):
     def _setup(self):
         pass
 
+    #: One-shot searchers (weight sharing, morphism) set this to True: the
+    #: runner then calls :meth:`set_data` once, before the first ``ask``.
+    needs_data = False
+
+    def set_data(self, data, evaluator, deadline=None):
+        """The one explicit data hook, for searchers that own weights.
+
+        ``data`` is the list of :class:`~sknas.evaluation.trial.TrialData`
+        folds (raw, not preprocessed); ``evaluator`` gives the task, the
+        classes, the device and ``make_preprocessor(genotype)``;
+        ``deadline`` is the ``time.time()`` by which the search must end.
+        Whatever such a searcher trains itself (e.g. a supernet) it reports
+        as rows through :meth:`pop_records`; what it derives still comes back
+        as Candidates from ``ask``, evaluated like any other trial.
+        """
+
+    def pop_records(self):
+        """Rows the searcher produced itself, as ``(candidate, result, source)``; emptied on read."""
+        records = getattr(self, "_records", [])
+        self._records = []
+        return records
+
     def set_budget(self, max_epochs=None, **budget):
         """Hook the runner calls before the first ``ask`` with its budget figures.
 
