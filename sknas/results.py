@@ -7,7 +7,7 @@ __all__ = ["SearchResults", "leaderboard"]
 _COLUMNS = (
     "trial", "genotype", "score", "status", "error", "fit_time", "n_params", "flops", "latency_ms",
     "latency_batch_ms", "n_epochs", "best_epoch", "n_folds", "stop_reason", "epochs", "data_fraction",
-    "source", "learning_curve",
+    "source", "learning_curve", "predicted_score",
 )
 
 
@@ -19,7 +19,8 @@ class SearchResults:
     ``latency_ms``, ``latency_batch_ms``, ``n_epochs``, ``best_epoch``,
     ``n_folds``, ``stop_reason``, the fidelity ``epochs`` and
     ``data_fraction``, ``source`` -- "portfolio", "searcher" or
-    "full_fidelity" -- and the validation-loss ``learning_curve``), every
+    "full_fidelity" -- the validation-loss ``learning_curve`` and the
+    ``predicted_score`` of a predictor filter), every
     parameter of the space gets a ``param_<name>`` column, ``None`` where it
     was inactive.
     """
@@ -50,6 +51,7 @@ class SearchResults:
             "data_fraction": candidate.data_fraction,
             "source": source,
             "learning_curve": list(result.learning_curve),
+            "predicted_score": dict(candidate.meta).get("predicted_score"),
         }
         self.rows.append(row)
         return row["trial"]
