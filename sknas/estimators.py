@@ -54,7 +54,7 @@ class BaseAutoNAS(BaseEstimator):
         "max_trials": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "preprocessing": [StrOptions({"auto", "none"}), HasMethods(["fit", "transform"])],
+        "preprocessing": [StrOptions({"auto", "none"}), HasMethods(["fit", "transform"]), list, tuple],
         "objectives": [tuple, list],
         "constraints": [dict, None],
         "ensemble_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -242,14 +242,22 @@ class BaseAutoNAS(BaseEstimator):
             arch = clone(self.space)
         if isinstance(arch, JointSpace):
             return arch
-        searched_prep = isinstance(self.preprocessing, str) and self.preprocessing == "auto"
-        pipeline = PipelineSpace() if searched_prep and self.input_shape is None else None
+        if self.input_shape is not None:
+            pipeline = None  # image rows keep their shape: a fixed pixel scaler, see _preprocessing
+        elif isinstance(self.preprocessing, (list, tuple)):
+            pipeline = PipelineSpace.from_allowed(list(self.preprocessing), task=self._task)
+        elif isinstance(self.preprocessing, str) and self.preprocessing == "auto":
+            pipeline = PipelineSpace(task=self._task)
+        else:
+            pipeline = None
         return JointSpace(arch=arch, training=TrainingSpace(task=self._task), pipeline=pipeline)
 
     def _preprocessing(self):
         """The preprocessing handed to the evaluator: images get a fixed pixel scaler."""
-        if self.input_shape is not None and isinstance(self.preprocessing, str):
+        if self.input_shape is not None and isinstance(self.preprocessing, (str, list, tuple)):
             return ImageScaler(input_shape=tuple(self.input_shape))
+        if isinstance(self.preprocessing, (list, tuple)):
+            return "auto"  # searched, within the allowed steps
         return self.preprocessing
 
     def _fit(self, X, y):
@@ -391,6 +399,18 @@ class BaseAutoNAS(BaseEstimator):
         X = self._check_predict_X(X)
         return self._final.predict(X)
 
+    def save(self, path, metadata=None):
+        """Write the fitted estimator to ``path`` as one pickle-free file (see :func:`sknas.io.save`)."""
+        from .io import save
+
+        return save(self, path, metadata=metadata)
+
+    def export_onnx(self, path, X_check=None):
+        """Write the whole fitted pipeline as one ONNX graph (see :func:`sknas.export.export_onnx`)."""
+        from .export import export_onnx
+
+        return export_onnx(self, path, X_check=X_check)
+
 
 class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     """Neural architecture search for classification behind a scikit-learn estimator.
@@ -419,10 +439,15 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Epoch cap per candidate; early stopping acts inside it.
     validation_fraction : float, default=0.2
         Share of the data held out to score candidates.
-    preprocessing : "auto", "none" or transformer, default="auto"
-        "auto": the numeric scaler is searched with the network; "none":
-        fixed imputation, standard scaling and one-hot encoding; or any
-        sklearn transformer producing a numeric matrix.
+    preprocessing : "auto", "none", list of str or transformer, default="auto"
+        "auto": cleaning (type inference, constant/duplicate/ID-like columns
+        removed and listed), scaling and clipping, encoding, feature
+        selection, construction and extraction, training-time augmentation
+        and class weights are searched with the network; a list of step
+        names (e.g. ``["quantile", "mutual_info", "pca"]``) limits that
+        search to them; "none": fixed imputation, standard scaling and
+        one-hot encoding; or any sklearn transformer producing a numeric
+        matrix.
     objectives : tuple of str, default=("score",)
         Add "params", "flops" or "latency" (measured, ms for one row) for a
         multi-objective search: the searcher is told a MnasNet-style

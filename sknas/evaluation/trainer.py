@@ -250,7 +250,18 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     ``schedule_epochs`` is the horizon of the learning-rate schedule (default
     ``max_epochs``); a refit that stops at a trial's best epoch keeps the
     trial's horizon so that it follows the same learning-rate trajectory.
+
+    The training-time choices of the genotype's pipeline part (see
+    :meth:`sknas.space.pipeline.PipelineSpace.training_options`) are wired
+    here: an augmentation wraps the training iterator
+    (:class:`sknas.prep.augment.AugmentedIterator`; validation and
+    prediction use ``iterator_valid``, so it is off there), and
+    ``class_weight="balanced"`` adds the
+    :class:`sknas.prep.imbalance.BalancedClassWeight` callback.
     """
+    from ..prep.augment import AugmentedIterator, make_augmentation
+    from ..prep.imbalance import BalancedClassWeight
+
     horizon = schedule_epochs or max_epochs
     training = space.training_genotype(genotype) if hasattr(space, "training_genotype") else genotype
     lr = training.get("lr", 1e-3)
@@ -271,13 +282,27 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
         callbacks.append(("lr_schedule", LRScheduler(
             policy=torch.optim.lr_scheduler.OneCycleLR, max_lr=lr, total_steps=horizon * steps_per_epoch + 1, step_every="batch",
         )))
+    pipeline_space = getattr(space, "pipeline", None)
+    options = {}
+    if pipeline_space is not None and hasattr(pipeline_space, "training_options"):
+        options = pipeline_space.training_options(space.pipeline_genotype(genotype))
+    augment = make_augmentation(
+        options.get("augment", "none"), options.get("augment_strength", 0.1),
+        n_classes=n_outputs if task == "classification" else None,
+    )
+    extra = {}
+    if augment is not None:
+        extra = dict(iterator_train=AugmentedIterator, iterator_train__augment=augment,
+                     iterator_train__iterator=TensorBatchIterator)
+    if task == "classification" and options.get("class_weight") == "balanced":
+        callbacks.append(("class_weight", BalancedClassWeight()))
     common = dict(
         module=GenotypeModule, module__space=space, module__genotype=genotype,
         module__n_inputs=n_inputs, module__n_outputs=n_outputs,
         optimizer=opt_cls, lr=lr, optimizer__weight_decay=training.get("weight_decay", 0.0),
         batch_size=batch_size, max_epochs=max_epochs, iterator_train__shuffle=True,
         callbacks=callbacks, valid_data=valid_data, device=device, verbose=0,
-        **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+        **{f"optimizer__{k}": v for k, v in opt_kwargs.items()}, **extra,
     )
     if task == "classification":
         return TabularClassifierNet(

@@ -55,7 +55,7 @@ def test_classifier_net_returns_labels_of_any_type():
     torch.manual_seed(0)
     X, y = blobs()
     space = small_space()
-    net = make_net(space, good_genotype(space), "classification", 4, 2, classes=np.unique(y), max_epochs=20)
+    net = make_net(space, good_genotype(space), "classification", 4, 2, classes=np.unique(y), max_epochs=80)
     net.fit(X.astype(np.float64), y)
     assert set(net.predict(X)) <= {"cat", "dog"}
     assert (net.predict(X) == y).mean() > 0.9

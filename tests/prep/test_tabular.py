@@ -48,3 +48,57 @@ def test_numpy_object_array_with_text():
     X = np.array([[1.0, "a"], [2.0, "b"], [np.nan, "a"], [4.0, None]], dtype=object)
     out = TabularPreprocessor(scaler="standard").fit_transform(X)
     assert out.shape == (4, 1 + 1 + 3)
+
+
+def high_cardinality_frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, 500, n)
+    frame = pd.DataFrame({
+        "x": rng.lognormal(sigma=2.0, size=n),  # heavy right tail
+        "level": [f"lvl{v}" for v in level],
+        "small": rng.choice(["a", "b", "c"], size=n),
+    })
+    return frame, (level % 2).astype(int)
+
+
+@pytest.mark.parametrize("scaler", ["standard", "quantile", "robust", "power"])
+@pytest.mark.parametrize("clip", ["none", "winsorize", "smooth"])
+def test_every_scaler_and_clip_gives_finite_columns(scaler, clip):
+    X = messy_frame()
+    out = TabularPreprocessor(scaler=scaler, clip=clip).fit(X).transform(X)
+    assert out.dtype == np.float32 and np.isfinite(out).all() and out.shape == (60, 11)
+
+
+@pytest.mark.parametrize("encoder, width", [("onehot", 1 + 32 + 3), ("target", 1 + 1 + 3), ("ordinal", 1 + 1 + 1)])
+def test_encoders_of_a_500_level_column_and_unseen_levels(encoder, width):
+    X, y = high_cardinality_frame()
+    prep = TabularPreprocessor(encoder=encoder)
+    out = prep.fit_transform(X, y)
+    assert out.shape == (300, width) == (300, prep.n_features_out_)
+    assert prep.target_encoded_columns_ == (["level"] if encoder == "target" else [])
+    new, _ = high_cardinality_frame(n=5, seed=1)
+    new["level"] = ["never", "seen", "levels", None, "lvl1"]
+    new_out = prep.transform(new)
+    assert new_out.shape == (5, width) and np.isfinite(new_out).all()
+
+
+def test_target_encoding_is_cross_fitted_and_carries_the_signal():
+    X, y = high_cardinality_frame(n=2000)
+    prep = TabularPreprocessor(encoder="target", task="classification")
+    column = prep.fit_transform(X, y)[:, -1]  # numeric, one-hot (small), then target (level)
+    # cross fitting: the training encoding differs from a plain transform of the same rows
+    assert not np.allclose(column, prep.transform(X)[:, -1])
+    assert np.corrcoef(column, y)[0, 1] > 0.5
+
+
+def test_target_encoder_without_y_falls_back_to_one_hot():
+    X, _ = high_cardinality_frame()
+    prep = TabularPreprocessor(encoder="target").fit(X)
+    assert prep.target_encoded_columns_ == [] and prep.n_features_out_ == 1 + 32 + 3
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        TabularPreprocessor(encoder="hash").fit(messy_frame())
+    with pytest.raises(ValueError, match="scaler must be one of"):
+        TabularPreprocessor(scaler="minmax").fit(messy_frame())
