@@ -14,6 +14,7 @@ setup(
     long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sknas", "sknas.*"]),
+    package_data={"sknas": ["data/*.npz"]},
     python_requires=">=3.10",
     install_requires=[
         "numpy>=1.24",
@@ -24,9 +25,17 @@ setup(
         "skorch>=1.0",
         "hyperopt>=0.2.7",
         "joblib>=1.3",
+        "skops>=0.10",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "plot": ["matplotlib>=3.7"],
+        "export": ["skl2onnx>=1.17", "onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
+        "distributed": ["dask>=2024.1", "distributed>=2024.1"],
+        "docs": ["sphinx>=7", "sphinx-gallery>=0.15", "matplotlib>=3.7", "tabulate>=0.9"],
+        "test": [
+            "pytest>=7", "hypothesis>=6", "matplotlib>=3.7", "dask>=2024.1", "distributed>=2024.1",
+            "skl2onnx>=1.17", "onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18", "tabulate>=0.9",
+        ],
     },
     entry_points={"console_scripts": ["sknas=sknas.__main__:main"]},
     license="BSD-3-Clause",

@@ -1,7 +1,8 @@
 """sknas: AutoML with neural architecture search behind scikit-learn estimators."""
 
 from .estimators import AutoNASClassifier, AutoNASRegressor
+from .io import load
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoNASClassifier", "AutoNASRegressor", "__version__"]
+__all__ = ["AutoNASClassifier", "AutoNASRegressor", "load", "__version__"]

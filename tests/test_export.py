@@ -1,0 +1,182 @@
+"""sknas.export: the whole pipeline as one ONNX graph (checked with onnxruntime), and TorchScript."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import QuantileTransformer, SplineTransformer, StandardScaler
+
+pytest.importorskip("skl2onnx")
+pytest.importorskip("onnxscript")
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+from sknas import AutoNASClassifier, AutoNASRegressor  # noqa: E402
+from sknas.export import (  # noqa: E402
+    _torch_onnx_model, check_onnx, export_onnx, export_torchscript, onnx_input, preprocessing_to_onnx,
+)
+from sknas.nn.builders import DenseDAG  # noqa: E402
+from sknas.prep.tabular import TabularPreprocessor  # noqa: E402
+
+# validation_fraction=0.5: two cross-validation folds instead of five, for speed
+TINY = dict(time_budget=None, max_trials=1, max_epochs=5, validation_fraction=0.5, random_state=0)
+
+
+def _run(model_or_path, X):
+    data = model_or_path if isinstance(model_or_path, str) else model_or_path.SerializeToString()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return session.run(None, {"X": onnx_input(X)})
+
+
+@pytest.fixture(scope="module")
+def cancer_split():
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X = X.copy()
+    rng = np.random.default_rng(0)
+    X.iloc[rng.integers(0, len(X), 30), 2] = np.nan  # missing values: imputer + missing indicator
+    labels = np.where(y.to_numpy() == 1, "benign", "malignant")
+    return train_test_split(X, labels, test_size=0.3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def classifier(cancer_split):
+    X_train, _, y_train, _ = cancer_split
+    return AutoNASClassifier(**TINY).fit(X_train, y_train)
+
+
+@pytest.fixture(scope="module")
+def classifier_onnx(classifier, cancer_split, tmp_path_factory):
+    _, X_test, _, _ = cancer_split
+    path = tmp_path_factory.mktemp("export") / "clf.onnx"
+    return export_onnx(classifier, path, X_check=X_test)  # X_check: runs onnxruntime, raises on a mismatch
+
+
+def test_classifier_onnx_matches_predict_proba(classifier, classifier_onnx, cancer_split):
+    _, X_test, _, _ = cancer_split
+    assert X_test.isna().any().any()
+    path = classifier_onnx
+    assert onnx.load(path).graph.output[1].name == "probabilities"
+    label, proba = _run(str(path), X_test)
+    np.testing.assert_allclose(proba, classifier.predict_proba(X_test), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(label, classifier.predict(X_test))
+    assert check_onnx(classifier, path, X_test) <= 1e-5
+    meta = json.loads(onnx.load(str(path)).doc_string)
+    assert meta["classes"] == ["benign", "malignant"] and meta["n_features_in"] == X_test.shape[1]
+
+
+def test_regressor_onnx_matches_predict(tmp_path):
+    X, y = load_diabetes(return_X_y=True)
+    reg = AutoNASRegressor(space="resnet", **TINY).fit(X, y)
+    path = export_onnx(reg, tmp_path / "reg.onnx", X_check=X)
+    (pred,) = _run(str(path), X)
+    assert pred.shape == (len(X), 1)
+    expected = reg.predict(X)
+    # the network runs in float32 (relative precision ~1e-7) and its output is scaled by the target's std
+    np.testing.assert_allclose(pred.ravel(), expected, rtol=1e-5, atol=1e-5 * np.std(y))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated in recent torch
+def test_torchscript_matches_the_network(classifier, cancer_split, tmp_path):
+    _, X_test, _, _ = cancer_split
+    path = export_torchscript(classifier, tmp_path / "net.pt")
+    extra = {"sknas.json": ""}
+    scripted = torch.jit.load(str(path), _extra_files=extra)
+    features = classifier.best_estimator_[:-1].transform(X_test)
+    with torch.no_grad():
+        proba = scripted(torch.as_tensor(features)).numpy()
+    np.testing.assert_allclose(proba, classifier.predict_proba(X_test), atol=1e-6, rtol=0)
+    meta = json.loads(extra["sknas.json"])
+    assert meta["classes"] == ["benign", "malignant"]
+    assert meta["feature_names_in"] == list(X_test.columns)
+
+
+def test_every_activation_and_norm_of_the_mlp_space_exports():
+    blocks = [
+        dict(width=7, activation="relu", norm="batch", dropout=0.1, skip=None),
+        dict(width=6, activation="gelu", norm="layer", dropout=0.0, skip=0),
+        dict(width=5, activation="silu", norm="none", dropout=0.2, skip=1),
+        dict(width=4, activation="selu", norm="batch", dropout=0.0, skip=None),
+        dict(width=3, activation="mish", norm="layer", dropout=0.0, skip=2),
+    ]
+    torch.manual_seed(0)
+    module = DenseDAG(4, 3, blocks)
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        for m in module.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    module.eval()
+    model = _torch_onnx_model(module, 4, 18)
+    x = np.random.default_rng(0).normal(size=(9, 4)).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {session.get_inputs()[0].name: x})
+    with torch.no_grad():
+        expected = module(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def _scalers():
+    try:
+        from sknas.prep.tabular import SCALERS
+    except ImportError:  # older preprocessing
+        SCALERS = ("standard", "quantile", "robust")
+    return SCALERS
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the power transform overflows on the far-out rows
+@pytest.mark.parametrize("scaler", _scalers())
+def test_numeric_preprocessing_converts_exactly(scaler):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X[:200].copy()
+    X[::7, 3] = np.nan
+    X[::11, 0] = np.nan
+    X[5, :] = X[6, :]  # repeated rows: repeated quantiles
+    prep = TabularPreprocessor(scaler=scaler).fit(X, y[:200])
+    X_new = np.vstack([X, X.min(axis=0) - 1.0, X.max(axis=0) + 1.0, np.full(X.shape[1], np.nan)])
+    (out,) = _run(preprocessing_to_onnx(prep, X.shape[1]), X_new)
+    np.testing.assert_allclose(out, prep.transform(X_new), atol=1e-6, rtol=1e-6)
+
+
+def test_normal_quantile_transform_edge_cases():
+    rng = np.random.default_rng(0)
+    column = np.concatenate([rng.normal(size=300), np.zeros(40), np.full(20, 3.0)])  # ties
+    X = np.stack([column, rng.exponential(size=column.size)], axis=1)
+    qt = QuantileTransformer(output_distribution="normal", n_quantiles=100).fit(X)
+    probes = np.concatenate([X, qt.quantiles_, qt.quantiles_ + 1e-9, qt.quantiles_ - 1e-9,
+                             qt.quantiles_ + 2e-7, [[-50.0, -50.0], [50.0, 50.0], [np.nan, 1.0]]])
+    (out,) = _run(preprocessing_to_onnx(qt, 2), probes)
+    expected = qt.transform(probes)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_text_columns_are_refused_with_their_name():
+    frame = pd.DataFrame({"x": np.arange(30.0), "colour": ["red", "green", "blue"] * 10})
+    prep = TabularPreprocessor().fit(frame)
+    with pytest.raises(ValueError, match="categorical columns.*colour"):
+        preprocessing_to_onnx(prep, 2)
+
+
+def test_a_step_without_converter_is_named():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    prep = Pipeline([("scale", StandardScaler()), ("splines", SplineTransformer())]).fit(X)
+    with pytest.raises(ValueError, match=r"splines \(SplineTransformer\) has no ONNX converter"):
+        preprocessing_to_onnx(prep, 3)
+
+
+def test_check_onnx_detects_a_mismatch(classifier, classifier_onnx, cancer_split, tmp_path):
+    _, X_test, _, _ = cancer_split
+    model = onnx.load(classifier_onnx)
+    head_bias = [init for init in model.graph.initializer if init.name.startswith("net_w")][-1]
+    values = onnx.numpy_helper.to_array(head_bias).copy()
+    values[0] += 5.0  # shifts the first class's logit
+    head_bias.CopyFrom(onnx.numpy_helper.from_array(values, head_bias.name))
+    path = tmp_path / "tampered.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match="differ"):
+        check_onnx(classifier, path, X_test)

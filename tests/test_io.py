@@ -1,0 +1,243 @@
+"""sknas.io: one-file, pickle-free save/load with exact predictions; tampered files refused."""
+
+import json
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.exceptions import NotFittedError
+
+pytest.importorskip("skops")
+
+from sknas import AutoNASClassifier, AutoNASRegressor  # noqa: E402
+from sknas.io import MANIFEST, PREPROCESSING, WEIGHTS, UnsafeFileError, load, read_metadata, save  # noqa: E402
+from sknas.space.genotype import Genotype  # noqa: E402
+
+# validation_fraction=0.5: two cross-validation folds instead of five, for speed
+TINY = dict(time_budget=None, max_trials=1, max_epochs=5, validation_fraction=0.5, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    labels = np.where(y.to_numpy() == 1, "benign", "malignant").astype(object)
+    return X, labels
+
+
+@pytest.fixture(scope="module")
+def classifier(cancer):
+    X, y = cancer
+    return AutoNASClassifier(**TINY).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def regressor():
+    X, y = load_diabetes(return_X_y=True)
+    return AutoNASRegressor(space="resnet", **TINY).fit(X, y), X
+
+
+@pytest.fixture(scope="module")
+def saved(classifier, tmp_path_factory):
+    path = tmp_path_factory.mktemp("io") / "model.sknas"
+    save(classifier, path, metadata={"target": "diagnosis"})
+    return path
+
+
+def _rewrite(src, dst, **members):
+    """Copy a model zip, replacing the named members (``name=bytes``)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = members.pop(item.filename, None)
+            zout.writestr(item.filename, data if data is not None else zin.read(item.filename))
+        for name, data in members.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def test_save_writes_one_zip_without_pickle(saved):
+    with zipfile.ZipFile(saved) as archive:
+        names = set(archive.namelist())
+        assert {MANIFEST, WEIGHTS, PREPROCESSING} <= names
+        manifest = json.loads(archive.read(MANIFEST))
+        # torch.save's zip format keeps tensors apart from a small pickle of plain containers:
+        # loading it with weights_only=True works, which is the point
+        state = torch.load(archive.open(WEIGHTS), weights_only=True)
+    assert manifest["estimator"] == "sknas.estimators:AutoNASClassifier"
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    assert not any(name.endswith((".pkl", ".pickle", ".joblib")) for name in names)
+
+
+def test_classifier_round_trip_is_exact(classifier, cancer, saved):
+    X, y = cancer
+    loaded = load(saved)
+    assert type(loaded) is AutoNASClassifier
+    np.testing.assert_array_equal(loaded.predict_proba(X), classifier.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), classifier.predict(X))
+    assert loaded.score(X, y) == classifier.score(X, y)
+
+
+def test_fitted_attributes_and_params_survive(classifier, saved):
+    loaded = load(saved)
+    assert loaded.get_params() == classifier.get_params()
+    assert loaded.best_genotype_ == classifier.best_genotype_
+    assert isinstance(loaded.best_genotype_, Genotype)
+    assert loaded.best_score_ == classifier.best_score_
+    assert loaded.best_index_ == classifier.best_index_
+    assert loaded.n_trials_ == classifier.n_trials_
+    assert loaded.n_features_in_ == classifier.n_features_in_
+    np.testing.assert_array_equal(loaded.feature_names_in_, classifier.feature_names_in_)
+    np.testing.assert_array_equal(loaded.classes_, classifier.classes_)
+    assert loaded.classes_.dtype == classifier.classes_.dtype
+    assert loaded.search_results_ == classifier.search_results_
+    assert loaded.pareto_front_ == classifier.pareto_front_
+    assert repr(loaded.space_) == repr(classifier.space_)
+    net, original = loaded.best_estimator_.named_steps["net"], classifier.best_estimator_.named_steps["net"]
+    assert len(net.history_) == len(original.history_)
+    assert net.history_[-1, "train_loss"] == original.history_[-1, "train_loss"]
+    clone(loaded)  # still an ordinary sklearn estimator
+
+
+def test_regressor_round_trip_is_exact(regressor, tmp_path):
+    reg, X = regressor
+    path = save(reg, tmp_path / "reg.sknas")
+    loaded = load(path)
+    assert type(loaded) is AutoNASRegressor
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    assert not hasattr(loaded, "feature_names_in_")
+
+
+def test_ensemble_round_trip_is_exact(tmp_path):
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = AutoNASClassifier(**{**TINY, "max_trials": 3, "ensemble_size": 2, "search": "random"}).fit(X, y)
+    if getattr(clf, "ensemble_", None) is None:
+        pytest.skip("no ensemble was built")
+    loaded = load(save(clf, tmp_path / "ens.sknas"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert type(loaded.ensemble_) is type(clf.ensemble_)
+    assert len(loaded.ensemble_.estimators) == len(clf.ensemble_.estimators)
+    for ours, theirs in zip(loaded.ensemble_.estimators, clf.ensemble_.estimators):
+        np.testing.assert_array_equal(ours.predict_proba(X[:50]), theirs.predict_proba(X[:50]))
+    # a member that is the best model stays the same object, stored once
+    shared = [m is clf.best_estimator_ for m in clf.ensemble_.estimators]
+    assert [m is loaded.best_estimator_ for m in loaded.ensemble_.estimators] == shared
+    from sknas.export import export_torchscript
+
+    with pytest.raises(ValueError, match="ensemble"):  # exporting best_estimator_ alone would mislead
+        export_torchscript(loaded, tmp_path / "ens.pt")
+
+
+def _double(X):
+    return 2.0 * X
+
+
+def test_own_transformers_need_trusted(tmp_path):
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = AutoNASClassifier(preprocessing=FunctionTransformer(_double), **TINY).fit(X, y)
+    path = save(clf, tmp_path / "own.sknas")
+    with pytest.raises(UnsafeFileError, match="_double"):
+        load(path)
+    name = f"{_double.__module__}._double"
+    loaded = load(path, trusted=[name])
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.preprocessing.func is _double
+
+
+def test_metadata_is_read_without_loading(saved):
+    assert read_metadata(saved) == {"target": "diagnosis"}
+
+
+def test_unfitted_estimator_is_refused(tmp_path):
+    with pytest.raises(NotFittedError):
+        save(AutoNASClassifier(), tmp_path / "x.sknas")
+
+
+def test_missing_and_foreign_files_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No such model file"):
+        load(tmp_path / "nothing.sknas")
+    text = tmp_path / "data.csv"
+    text.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a sknas model file"):
+        load(text)
+    other_zip = tmp_path / "other.zip"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(ValueError, match="not a sknas model file"):
+        load(other_zip)
+
+
+def test_untrusted_skops_type_is_refused(saved, tmp_path):
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    evil = sio.dumps(FunctionTransformer(func=os.system))
+    path = _rewrite(saved, tmp_path / "evil.sknas", **{PREPROCESSING: evil})
+    with pytest.raises(UnsafeFileError, match="not trusted.*system"):
+        load(path)
+
+
+class _Payload:
+    """Unpickling this would call os.mkdir (the classic pickle code-execution trick)."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (os.mkdir, (self.target,))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_weights_that_are_not_plain_tensors_are_refused_without_running_code(saved, tmp_path):
+    marker = tmp_path / "pwned"
+    for payload in ({"net.head.weight": _Payload(str(marker))}, _Payload(str(marker))):
+        buffer = tmp_path / "weights.pt"
+        torch.save(payload, buffer)
+        path = _rewrite(saved, tmp_path / "evil.sknas", **{WEIGHTS: buffer.read_bytes()})
+        with pytest.raises(UnsafeFileError, match="not plain tensors"):
+            load(path)
+        assert not marker.exists()
+    raw = pickle.dumps(_Payload(str(marker)))  # a bare pickle, not even torch's format
+    path = _rewrite(saved, tmp_path / "evil2.sknas", **{WEIGHTS: raw})
+    with pytest.raises(UnsafeFileError):
+        load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("where, path_value", [
+    ("estimator", "os:system"),
+    ("estimator", "sknas.__main__:main"),  # a sknas function, not an estimator class
+    ("space", "subprocess:Popen"),
+])
+def test_classes_outside_sknas_are_refused(saved, tmp_path, where, path_value):
+    with zipfile.ZipFile(saved) as archive:
+        manifest = json.loads(archive.read(MANIFEST))
+    if where == "estimator":
+        manifest["estimator"] = path_value
+    else:
+        manifest["fitted"]["space_"] = {"__sknas__": path_value, "params": {"__dict__": {"args": "touch x"}}}
+    path = _rewrite(saved, tmp_path / "evil.sknas", **{MANIFEST: json.dumps(manifest)})
+    with pytest.raises(UnsafeFileError, match="sknas"):
+        load(path)
+
+
+def test_mismatched_weights_are_reported(saved, tmp_path):
+    buffer = tmp_path / "weights.pt"
+    torch.save({"net.head.weight": torch.zeros(3, 3)}, buffer)
+    path = _rewrite(saved, tmp_path / "bad.sknas", **{WEIGHTS: buffer.read_bytes()})
+    with pytest.raises(ValueError, match="do not fit its network"):
+        load(path)
+
+
+def test_newer_format_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as archive:
+        manifest = json.loads(archive.read(MANIFEST))
+    manifest["format_version"] = 999
+    path = _rewrite(saved, tmp_path / "new.sknas", **{MANIFEST: json.dumps(manifest)})
+    with pytest.raises(ValueError, match="Upgrade sknas"):
+        load(path)
