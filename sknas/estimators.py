@@ -142,13 +142,16 @@ class BaseAutoNAS(BaseEstimator):
                     f"{name}: input_shape must be (channels, height, width) of positive ints. "
                     f"Got {self.input_shape!r} instead."
                 )
-        if self.device != "cpu" and not self.device.startswith("cuda"):
-            raise ValueError(f"{name}: device must be 'cpu' or 'cuda[:N]'. Got {self.device!r} instead.")
+        if self.device not in ("cpu", "auto") and not self.device.startswith("cuda"):
+            raise ValueError(f"{name}: device must be 'cpu', 'cuda[:N]' or 'auto'. Got {self.device!r} instead.")
         if self.device.startswith("cuda"):
             import torch
 
             if not torch.cuda.is_available():
-                raise ValueError(f"{name}: device={self.device!r} but CUDA is not available on this machine.")
+                raise ValueError(
+                    f"{name}: device={self.device!r} but CUDA is not available on this machine; "
+                    "use device='cpu', or device='auto' to fall back to the CPU automatically."
+                )
 
     def _check_X(self, X, reset):
         """Validate raw tabular X; returns a numpy array or a DataFrame, kept raw.
@@ -282,7 +285,7 @@ class BaseAutoNAS(BaseEstimator):
         evaluator = Evaluator(
             space, self._task, scorer, max_epochs=self.max_epochs,
             classes=getattr(self, "classes_", None), preprocessing=self._preprocessing(),
-            n_threads=1, device=self.device, max_params=constraints.get("params"),
+            n_threads=1, device=self._torch_device(), max_params=constraints.get("params"),
             keep_predictions=self.ensemble_size > 1, prune=self.pruning,
             measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
@@ -326,6 +329,14 @@ class BaseAutoNAS(BaseEstimator):
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
         return self
+
+    def _torch_device(self):
+        """The torch device trials train on: ``"auto"`` is CUDA where available, else the CPU."""
+        if self.device == "auto":
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
 
     def _fingerprint(self, X, y):
         """What a checkpoint must match to be resumed: the data and the search settings."""
@@ -470,7 +481,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         (:class:`~sknas.prep.images.ImageScaler`) instead of the searched
         tabular preprocessing.
     device : str, default="cpu"
-        torch device for training, "cuda" where available.
+        torch device for training: "cpu", "cuda[:N]" (a clear error when
+        CUDA is missing) or "auto" (CUDA where available, else the CPU).
     n_jobs : int or None, default=None
         Trials run in parallel through joblib (a Dask joblib backend
         distributes them).

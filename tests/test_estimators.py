@@ -285,3 +285,25 @@ def test_digits_cell_space_quality_bar():
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
     clf = AutoNASClassifier(space="cell", input_shape=(1, 8, 8), time_budget=60, random_state=0).fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.95
+
+
+def test_device_auto_falls_back_and_missing_cuda_is_a_clear_error(iris):
+    import torch
+
+    X, y = iris
+    clf = AutoNASClassifier(device="auto", **dict(FAST, max_trials=1)).fit(X, y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert clf.best_estimator_.named_steps["net"].device == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            AutoNASClassifier(device="cuda", **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="device must be"):
+        AutoNASClassifier(device="tpu", **FAST).fit(X, y)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_cuda_training_matches_the_contract(iris):
+    X, y = iris
+    clf = AutoNASClassifier(device="cuda", objectives=("score", "latency"), **dict(FAST, max_trials=2)).fit(X, y)
+    assert clf.best_estimator_.named_steps["net"].device == "cuda"
+    assert clf.score(X, y) > 0.8

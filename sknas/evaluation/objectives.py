@@ -13,6 +13,11 @@ from ..nn.builders import count_parameters
 __all__ = ["count_flops", "count_parameters", "measure_latency", "pareto_front", "scalarized_reward"]
 
 
+def _device(module):
+    param = next(module.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def count_flops(module, n_inputs, input_shape=None):
     """Floating-point operations of one forward pass on one row, counted by torch.
 
@@ -27,7 +32,7 @@ def count_flops(module, n_inputs, input_shape=None):
     module.eval()
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(torch.zeros(shape))
+            module(torch.zeros(shape, device=_device(module)))
     finally:
         module.train(was_training)
     return int(counter.get_total_flops())
@@ -45,13 +50,15 @@ def measure_latency(module, n_inputs, batch_sizes=(1, 1024), repeats=15, warmup=
     try:
         with torch.no_grad():
             for batch in batch_sizes:
-                x = torch.randn(batch, n_inputs)
+                x = torch.randn(batch, n_inputs, device=_device(module))
                 for _ in range(warmup):
                     module(x)
                 times = []
                 for _ in range(repeats):
                     start = time.perf_counter()
                     module(x)
+                    if x.is_cuda:
+                        torch.cuda.synchronize()
                     times.append(time.perf_counter() - start)
                 out[batch] = 1000.0 * statistics.median(times)
     finally:
