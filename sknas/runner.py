@@ -177,6 +177,8 @@ class Runner:
         while self.portfolio and len(out) < k:
             out.append((Candidate(self.portfolio.pop(0)), "portfolio"))
         if len(out) < k:
+            left = None if self.max_trials is None else self.max_trials - len(self.results) - len(out)
+            self.searcher.set_budget(max_epochs=self.evaluator.max_epochs, max_trials=left)
             out += [(c, "searcher") for c in self.searcher.ask(k - len(out))]
             for candidate, result, source in self.searcher.pop_records():
                 self._record(candidate, source, result, tell=False)

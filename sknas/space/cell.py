@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -411,6 +412,87 @@ class CellSpace(SearchSpace):
             mixed = [(k + 1, "linear", k + 1 if k == 0 else k, "glu", "concat") for k in range(B)]
             candidates = [entry(2, 128, {"normal": residual}), entry(1, 64, {"normal": mixed})]
         return valid_only(self, candidates)
+
+    # -- one-shot search -------------------------------------------------------------
+    def supernet(self, n_inputs, n_outputs, base=None):
+        """The DARTS supernet of this space (:class:`sknas.nn.supernet.CellSuperNet`).
+
+        Built as described in the Notes: mixed edges over the operations
+        plus ``"none"``, one ``(n_edges, n_ops)`` matrix of architecture
+        weights per cell type, at the ``n_cells`` and ``width`` of ``base``
+        (a genotype of this space, extra keys ignored; ``None``: the first
+        portfolio entry).
+        """
+        from ..nn.supernet import CellSuperNet
+
+        s = self._settings()
+        check_n_inputs(type(self).__name__, s["shape"], n_inputs)
+        names = {p.name for p in self.params}
+        if base is None:
+            portfolio = self.portfolio()
+            base = portfolio[0] if portfolio else self.sample(0)
+        base = self.validate(Genotype({k: v for k, v in base.items() if k in names}))
+        op_names = s["ops"] if "none" in s["ops"] else s["ops"] + ("none",)
+        return CellSuperNet(self, base, n_inputs, n_outputs, op_names)
+
+    def derive(self, alphas, base=None, max_skips=None):
+        """The genotype DARTS derives from architecture weights (see the Notes).
+
+        For node ``k`` of each cell type, the inputs are ranked by their
+        best softmax weight over the operations other than ``"none"``; the
+        two strongest become ``in0`` and ``in1``, each with its strongest
+        operation, and ``combine`` is ``"sum"`` when searched.
+
+        Parameters
+        ----------
+        alphas : dict
+            ``{cell type: (n_edges, n_ops) array of logits}``, operations in
+            the order of the space's ``operations`` followed by ``"none"``
+            (unless listed), as returned by the supernet's ``alphas()``.
+        base : Genotype or None, default=None
+            Gives ``n_cells`` and ``width`` when searched; ``None``: the
+            first portfolio entry.
+        max_skips : int or None, default=None
+            At most this many ``skip_connect`` operations in the normal cell
+            (the P-DARTS cap): the weakest extra ones are replaced by their
+            edge's strongest other operation.
+        """
+        s = self._settings()
+        op_names = s["ops"] if "none" in s["ops"] else s["ops"] + ("none",)
+        names = {p.name for p in self.params}
+        if base is None:
+            portfolio = self.portfolio()
+            base = portfolio[0] if portfolio else self.sample(0)
+        g = {k: v for k, v in base.items() if k in ("n_cells", "width") and k in names}
+        n_edges = sum(k + 2 for k in range(self.n_nodes))
+        real = [j for j, op in enumerate(op_names) if op != "none"]
+        for cell in self.cell_types():
+            logits = np.asarray(alphas[cell], dtype=float)
+            if logits.shape != (n_edges, len(op_names)):
+                raise ValueError(
+                    f"{type(self).__name__}.derive: alphas[{cell!r}] must have shape {(n_edges, len(op_names))} "
+                    f"(edges, operations {op_names}). Got {logits.shape} instead."
+                )
+            weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+            weights /= weights.sum(axis=1, keepdims=True)
+            chosen = []  # (weight, node, slot, row)
+            for k in range(self.n_nodes):
+                rows = [k * (k + 3) // 2 + i for i in self.node_inputs(k)]
+                best = [(weights[r, real].max(), i, r) for i, r in zip(self.node_inputs(k), rows)]
+                best.sort(key=lambda t: (-t[0], t[1]))
+                for slot, (w, i, r) in enumerate(best[:2]):
+                    g[self.node_param(cell, k, f"in{slot}")] = i
+                    g[self.node_param(cell, k, f"op{slot}")] = op_names[real[int(np.argmax(weights[r, real]))]]
+                    chosen.append((w, k, slot, r))
+                if len(s["combine"]) > 1:
+                    g[self.node_param(cell, k, "combine")] = "sum"
+            if max_skips is not None and cell == "normal" and "skip_connect" in op_names:
+                skips = [c for c in chosen if g[self.node_param(cell, c[1], f"op{c[2]}")] == "skip_connect"]
+                others = [j for j in real if op_names[j] != "skip_connect"]
+                if others:
+                    for _, k, slot, r in sorted(skips, key=lambda c: -c[0])[max_skips:]:
+                        g[self.node_param(cell, k, f"op{slot}")] = op_names[others[int(np.argmax(weights[r, others]))]]
+        return self.validate(g)
 
 
 # -- the modules -------------------------------------------------------------------------

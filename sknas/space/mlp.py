@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..nn.builders import DenseDAG, ResidualMLP
 from ..nn.ops import ACTIVATIONS, NORMS
 from .base import SearchSpace
@@ -96,6 +98,88 @@ class MLPSpace(SearchSpace):
 
         candidates = [chain(3, 256, "silu", "none", 0.15), chain(2, 512, "relu", "batch", 0.25)]
         return _valid_only(self, candidates)
+
+    # -- one-shot search -----------------------------------------------------------------
+    def supernet(self, n_inputs, n_outputs, base=None, width_factors=(0.25, 0.5, 1.0), mix_depth=True):
+        """The weight-sharing supernet of this space (:class:`sknas.nn.supernet.MLPSuperNet`).
+
+        Every block's activation, normalization, width (a few candidate
+        widths, by masking) and skip, and the number of blocks, become
+        mixed decisions with their own architecture weights; the depth, the
+        largest widths and the dropouts are the ``base`` genotype's.
+
+        Parameters
+        ----------
+        n_inputs, n_outputs : int
+        base : Genotype or None, default=None
+            A genotype of this space (extra keys, e.g. of a joint space, are
+            ignored). ``None``: the first portfolio entry.
+        width_factors : tuple of float, default=(0.25, 0.5, 1.0)
+            Candidate widths as shares of the base widths.
+        mix_depth : bool, default=True
+            Relax ``n_blocks`` over ``1 .. base n_blocks``.
+        """
+        from ..nn.supernet import MLPSuperNet
+
+        names = {p.name for p in self.params}
+        if base is None:
+            portfolio = self.portfolio()
+            base = portfolio[0] if portfolio else self.sample(0)
+        base = self.validate(Genotype({k: v for k, v in base.items() if k in names}))
+        return MLPSuperNet(self, base, n_inputs, n_outputs, width_factors=width_factors, mix_depth=mix_depth)
+
+    def derive(self, alphas, base=None, max_skips=None):
+        """The genotype of the strongest choice of every decision (argmax of its logits).
+
+        Parameters
+        ----------
+        alphas : dict
+            ``{parameter name: {choice: logit}}``, as returned by the
+            supernet's ``alphas()``. Parameters without logits (dropouts,
+            and any decision the supernet did not relax) take the ``base``
+            genotype's values (its last block's for blocks beyond its depth).
+        base : Genotype or None, default=None
+            ``None``: the first portfolio entry.
+        max_skips : int or None, default=None
+            Keep at most this many skips, the ones with the largest softmax
+            weight (the P-DARTS cap on skip connections); the others become
+            ``"none"``.
+        """
+        names = {p.name for p in self.params}
+        if base is None:
+            portfolio = self.portfolio()
+            base = portfolio[0] if portfolio else self.sample(0)
+        base = self.validate(Genotype({k: v for k, v in base.items() if k in names}))
+
+        def strongest(name, default):
+            logits = alphas.get(name)
+            if not logits:
+                return default, 1.0
+            choices = list(logits)
+            values = np.array([float(logits[c]) for c in choices])
+            weights = np.exp(values - values.max())
+            k = int(np.argmax(values))
+            return choices[k], float(weights[k] / weights.sum())
+
+        base_blocks = self.blocks(base)
+        n = strongest("n_blocks", base.get("n_blocks", 1))[0] if self.max_blocks > 1 else 1
+        g = {"n_blocks": n} if self.max_blocks > 1 else {}
+        skips = []
+        for i in range(n):
+            spec = base_blocks[min(i, len(base_blocks) - 1)]
+            g[f"width_{i}"] = strongest(f"width_{i}", spec["width"])[0]
+            g[f"act_{i}"] = strongest(f"act_{i}", spec["activation"])[0]
+            g[f"norm_{i}"] = strongest(f"norm_{i}", spec["norm"])[0]
+            g[f"dropout_{i}"] = spec["dropout"]
+            if i > 0:
+                skip, weight = strongest(f"skip_{i}", "none")
+                g[f"skip_{i}"] = skip
+                if skip != "none":
+                    skips.append((weight, i))
+        if max_skips is not None and len(skips) > max_skips:
+            for _, i in sorted(skips, reverse=True)[max_skips:]:
+                g[f"skip_{i}"] = "none"
+        return self.validate(g)
 
 
 class ResNetSpace(SearchSpace):

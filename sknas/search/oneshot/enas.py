@@ -1,0 +1,219 @@
+"""ENAS: an LSTM controller samples child networks that share the supernet's weights."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from ..reinforce import _Controller
+from . import OneShotSearcher, check_number, epoch_batches, weight_optimizer
+
+__all__ = ["ENASSearch"]
+
+
+class ENASSearch(OneShotSearcher):
+    """ENAS (Pham et al. 2018): parameter sharing between child networks sampled by a controller.
+
+    The supernet runs one child at a time (mode ``"fixed"``): the child the
+    controller just sampled. The controller is the LSTM of
+    :class:`~sknas.search.reinforce.ReinforceSearch`, emitting the
+    supernet's discrete decisions (``supernet.genotype_decisions()``: for
+    the mlp space depth, widths, activations, norms and skips; for cells
+    each node's inputs and operations). Each epoch alternates two phases,
+    as in the paper:
+
+    1. the shared weights take one step per mini-batch of the weights share
+       of the training part, each on a freshly sampled child;
+    2. the controller takes ``controller_steps`` REINFORCE steps: a sampled
+       child's reward is its shared-weight score (accuracy, or ``1 - MSE``
+       of the standardized target) on a mini-batch of the architecture
+       share; the update is ``-(reward - baseline) * log p(child)`` minus an
+       entropy bonus, with a moving-average baseline.
+
+    At the end, ``n_candidates`` children are sampled and the one with the
+    best shared-weight score on the whole architecture share is derived,
+    then retrained from scratch (or fine-tuned, ``one_stage=True``), see
+    :mod:`sknas.search.oneshot`. Later asks sample the controller.
+
+    Parameters
+    ----------
+    controller_hidden : int, default=32
+    controller_lr : float, default=5e-3
+        Adam learning rate of the controller.
+    controller_steps : int, default=20
+        Controller updates per epoch.
+    entropy_weight : float, default=1e-3
+    baseline_decay : float, default=0.95
+    n_candidates : int, default=10
+        Children sampled at the end, the best of which is derived.
+    epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options : see DARTSSearch
+
+    Attributes
+    ----------
+    controller_ : torch.nn.Module
+    baseline_ : float or None
+    derived_, base_ : Genotype
+
+    Notes
+    -----
+    Simplified from the paper: the advantage is divided by the standard
+    deviation of the rewards seen so far and clipped to [-5, 5] (as in
+    ReinforceSearch), so the step size does not depend on the reward's
+    scale; the controller has no anchor-point attention (a skip is another
+    categorical decision); rewards are computed in training mode (batch
+    statistics), because the running statistics mix many children; the
+    shared weights use the base genotype's optimizer with a cosine
+    schedule; a node's ``combine`` is fixed to ``"sum"``; only the first
+    fold is used.
+
+    References
+    ----------
+    Pham, Guan, Zoph, Le, Dean. "Efficient Neural Architecture Search via
+    Parameter Sharing." ICML 2018.
+    Williams. "Simple Statistical Gradient-Following Algorithms for
+    Connectionist Reinforcement Learning." Machine Learning 1992.
+    """
+
+    #: children drawn from the final controller for the asks after the first
+    POOL_SIZE = 50
+    #: rows of the architecture share a reward is computed on
+    REWARD_BATCH = 256
+
+    def __init__(self, controller_hidden=32, controller_lr=5e-3, controller_steps=20, entropy_weight=1e-3,
+                 baseline_decay=0.95, n_candidates=10, epochs=None, time_share=0.5, arch_fraction=0.5,
+                 batch_size=64, one_stage=False, supernet_options=None):
+        self.controller_hidden = controller_hidden
+        self.controller_lr = controller_lr
+        self.controller_steps = controller_steps
+        self.entropy_weight = entropy_weight
+        self.baseline_decay = baseline_decay
+        self.n_candidates = n_candidates
+        self.epochs = epochs
+        self.time_share = time_share
+        self.arch_fraction = arch_fraction
+        self.batch_size = batch_size
+        self.one_stage = one_stage
+        self.supernet_options = supernet_options
+
+    def _check_params(self):
+        name = type(self).__name__
+        check_number(name, "controller_hidden", self.controller_hidden, 1, math.inf, integer=True)
+        check_number(name, "controller_lr", self.controller_lr, 0.0, math.inf, low_open=True, high_open=True)
+        check_number(name, "controller_steps", self.controller_steps, 0, math.inf, integer=True)
+        check_number(name, "entropy_weight", self.entropy_weight, 0.0, math.inf, high_open=True)
+        check_number(name, "baseline_decay", self.baseline_decay, 0.0, 1.0, high_open=True)
+        check_number(name, "n_candidates", self.n_candidates, 1, math.inf, integer=True)
+
+    def _setup(self):
+        super()._setup()
+        self.controller_ = None
+        self.baseline_ = None
+        self._decisions = None
+        self._rewards = []
+        self._pool = []
+
+    # -- the controller ------------------------------------------------------------------
+    def _sample(self, generator):
+        with torch.no_grad():
+            actions = self.controller_.sample(generator)
+        values = {name: choices[a] for (name, choices), a in zip(self._decisions, actions)}
+        return actions, values
+
+    def _reinforce(self, actions, genotype, reward):
+        self._rewards.append(reward)
+        baseline = reward if self.baseline_ is None else self.baseline_
+        self.baseline_ = self.baseline_decay * baseline + (1.0 - self.baseline_decay) * reward
+        scale = float(np.std(self._rewards[-200:])) if len(self._rewards) > 1 else 0.0
+        advantage = float(np.clip((reward - baseline) / scale, -5.0, 5.0)) if scale > 1e-12 else 0.0
+        active = torch.tensor([name in genotype for name, _ in self._decisions], dtype=torch.bool)
+        if not bool(active.any()):
+            return
+        log_probs, entropies = self.controller_.evaluate(actions)
+        loss = -advantage * log_probs[active].sum() - float(self.entropy_weight) * entropies[active].sum()
+        self._controller_optimizer.zero_grad()
+        loss.backward()
+        self._controller_optimizer.step()
+
+    def _sample_architecture(self):
+        # drawn from the trained controller at the end of the search (the supernet, which turns
+        # decisions into genotypes, is not kept)
+        if not self._pool:
+            raise LookupError("no more sampled children")
+        return self._pool.pop(0)
+
+    # -- the search ----------------------------------------------------------------------
+    def _train(self, supernet, data, epochs, deadline):
+        self._decisions = [(name, tuple(choices)) for name, choices in supernet.genotype_decisions()]
+        self.controller_ = _Controller([len(c) for _, c in self._decisions], int(self.controller_hidden))
+        self._controller_optimizer = torch.optim.Adam(self.controller_.parameters(), lr=float(self.controller_lr))
+        generator = self._generator
+        weights = [p for p in supernet.weight_parameters()]
+        w_opt = weight_optimizer(self.space_, self.base_, weights)
+        Xw, yw = data.weights
+        Xa, ya = data.arch
+        steps_per_epoch = max(1, len(epoch_batches(len(Xw), self.batch_size, generator)))
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=epochs * steps_per_epoch)
+        curve, stop_reason, n_epochs = [], "max_epochs", 0
+        timed_out = False
+        for epoch in range(epochs):
+            supernet.train()
+            for rows in epoch_batches(len(Xw), self.batch_size, generator):
+                _, values = self._sample(generator)
+                supernet.use_genotype(supernet.genotype_of(values))
+                w_opt.zero_grad()
+                loss = data.loss(supernet(Xw[rows]), yw[rows])
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"a child's training loss became {float(loss)} at epoch {epoch + 1}")
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(weights, 5.0)
+                w_opt.step()
+                scheduler.step()
+                if deadline is not None and time.time() > deadline:
+                    timed_out = True
+                    break
+            losses = []
+            # rewards on larger batches than the weights' steps: a 32-row score is mostly noise
+            arch_batches = epoch_batches(len(Xa), self.REWARD_BATCH, generator) if len(Xa) > 1 else []
+            for step in range(int(self.controller_steps) if not timed_out else 0):
+                if not arch_batches:
+                    break
+                rows = arch_batches[step % len(arch_batches)]
+                actions, values = self._sample(generator)
+                genotype = supernet.genotype_of(values)
+                supernet.use_genotype(genotype)
+                with torch.no_grad():
+                    outputs = supernet(Xa[rows])
+                losses.append(float(data.loss(outputs, ya[rows])))
+                self._reinforce(actions, genotype, data.reward(outputs, ya[rows]))
+                if deadline is not None and time.time() > deadline:
+                    timed_out = True
+                    break
+            n_epochs = epoch + 1
+            if losses:
+                curve.append(sum(losses) / len(losses))
+            if timed_out:
+                stop_reason = "time_limit"
+                break
+        best, best_reward = None, -math.inf
+        supernet.train()
+        Xs, ys = (Xa, ya) if len(Xa) > 1 else data.weights
+        for _ in range(int(self.n_candidates)):
+            _, values = self._sample(generator)
+            genotype = supernet.genotype_of(values)
+            supernet.use_genotype(genotype)
+            with torch.no_grad():
+                reward = np.mean([data.reward(supernet(Xs[rows]), ys[rows])
+                                  for rows in epoch_batches(len(Xs), self.REWARD_BATCH, generator)])
+            if reward > best_reward:
+                best, best_reward = genotype, reward
+        self._pool = [supernet.genotype_of(self._sample(generator)[1]) for _ in range(self.POOL_SIZE)]
+        return {"genotype": best, "alphas": None, "n_epochs": n_epochs, "learning_curve": curve,
+                "stop_reason": stop_reason}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_controller_optimizer", None)
+        return state
