@@ -440,8 +440,15 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         stacked N times (convolutional with ``input_shape``, dense
         otherwise); "hierarchical": the motifs of Liu et al. (2018).
     search : str or Searcher, default="tpe"
-        How the space is searched: "random" or "tpe" (more are planned; an
-        unknown name's error lists the available ones), or a Searcher instance.
+        How the space is searched: "random", "grid", "tpe" (hyperopt),
+        "evolution" (regularized evolution), "reinforce" (Zoph & Le
+        controller), "smbo" (surrogate + expected improvement),
+        "hyperband", "bohb", "pnas", "nao"; weight sharing: "darts",
+        "gdas", "enas" (on the "mlp" and "cell" spaces), "morphism" (on
+        "mlp"), "proxyless", "ofa" where available; or a Searcher instance
+        (e.g. ``RegularizedEvolution(population_size=20)`` or
+        ``PredictorFilter("evolution")``). An unknown name's error lists
+        the available ones.
     time_budget : float or None, default=60.0
         Seconds for the whole ``fit`` (search and refit). None: no limit.
     max_trials : int or None, default=None
