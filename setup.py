@@ -31,10 +31,13 @@ setup(
         "plot": ["matplotlib>=3.7"],
         "export": ["skl2onnx>=1.17", "onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18"],
         "distributed": ["dask>=2024.1", "distributed>=2024.1"],
+        "imbalance": ["imbalanced-learn>=0.12"],
+        "lightgbm": ["lightgbm>=4.0"],
         "docs": ["sphinx>=7", "sphinx-gallery>=0.15", "matplotlib>=3.7", "tabulate>=0.9"],
         "test": [
             "pytest>=7", "hypothesis>=6", "matplotlib>=3.7", "dask>=2024.1", "distributed>=2024.1",
             "skl2onnx>=1.17", "onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18", "tabulate>=0.9",
+            "imbalanced-learn>=0.12",
         ],
     },
     entry_points={"console_scripts": ["sknas=sknas.__main__:main"]},

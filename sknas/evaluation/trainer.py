@@ -35,6 +35,7 @@ from skorch.dataset import Dataset
 from ..nn.builders import count_parameters
 from .fidelity import LearningCurvePruner
 from .objectives import count_flops, measure_latency
+from ..prep.imbalance import resample_training
 from ..prep.tabular import TabularPreprocessor
 from .trial import TrialResult
 
@@ -261,6 +262,7 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     """
     from ..prep.augment import AugmentedIterator, make_augmentation
     from ..prep.imbalance import BalancedClassWeight
+    from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
 
     horizon = schedule_epochs or max_epochs
     training = space.training_genotype(genotype) if hasattr(space, "training_genotype") else genotype
@@ -304,13 +306,15 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
         callbacks=callbacks, valid_data=valid_data, device=device, verbose=0,
         **{f"optimizer__{k}": v for k, v in opt_kwargs.items()}, **extra,
     )
+    # a TabM network (ensemble_k > 1) returns its k members' outputs while training: each member gets its own loss
+    ensemble = int(genotype.get("ensemble_k", 1)) > 1
     if task == "classification":
         return TabularClassifierNet(
-            criterion=torch.nn.CrossEntropyLoss,
+            criterion=EnsembleCrossEntropyLoss if ensemble else torch.nn.CrossEntropyLoss,
             criterion__label_smoothing=training.get("label_smoothing", 0.0),
             classes=classes, **common,
         )
-    return TabularRegressorNet(criterion=torch.nn.MSELoss, **common)
+    return TabularRegressorNet(criterion=EnsembleMSELoss if ensemble else torch.nn.MSELoss, **common)
 
 
 @contextlib.contextmanager
@@ -470,6 +474,8 @@ class Evaluator:
     def _evaluate_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None):
         genotype = candidate.genotype
         prep, Xt, y_train, Xv = self._preprocess(genotype, data, candidate.data_fraction, seed)
+        # the genotype's oversampling (if any) adds synthetic rows to the training rows only, never to Xv
+        Xt, y_train = resample_training(self.space, genotype, Xt, y_train, seed)
         epochs = min(candidate.epochs or self.max_epochs, self.max_epochs)
         n_outputs = len(self.classes) if self.task == "classification" else 1
         net = make_net(
@@ -491,7 +497,7 @@ class Evaluator:
         net.fit(Xt, y_train)
         net.valid_data = None  # do not carry the validation arrays in the kept model
         history = net.history
-        curve = [float(v) for v in history[:, "valid_loss"] if v is not None] if len(history) else []
+        curve = [float(row["valid_loss"]) for row in history if row.get("valid_loss") is not None]
         if not curve:
             raise RuntimeError("the deadline passed before the first epoch ended")
         status = "ok"
@@ -531,6 +537,7 @@ class Evaluator:
             torch.manual_seed(seed)
             prep = self.make_preprocessor(genotype)
             Xt = prep.fit_transform(X, y)
+            Xt, y = resample_training(self.space, genotype, Xt, y, seed)  # training rows only, as in a trial
             n_outputs = len(self.classes) if self.task == "classification" else 1
             net = make_net(
                 self.space, genotype, self.task, Xt.shape[1], n_outputs, classes=self.classes,

@@ -143,10 +143,13 @@ SEARCHERS = {
     "darts": "sknas.search.oneshot.darts:DARTSSearch",
     "gdas": "sknas.search.oneshot.gdas:GDASSearch",
     "enas": "sknas.search.oneshot.enas:ENASSearch",
+    "proxyless": "sknas.search.oneshot.proxyless:ProxylessSearch",
+    "ofa": "sknas.search.oneshot.ofa:OFASearch",
     "morphism": "sknas.search.morphism:MorphismSearch",
+    "pnas": "sknas.search.pnas:PNASSearch",
+    "nao": "sknas.search.nao:NAOSearch",
 }
 PLANNED = (
-    "pnas", "proxyless", "nao", "ofa",
 )
 
 

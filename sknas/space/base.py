@@ -111,6 +111,11 @@ class SearchSpace(BaseEstimator):
                     if rng is None:
                         raise
             if rng is None:
+                # a parameter added to a space after genotypes were saved reads its "off" value when absent
+                absent = getattr(p, "absent_default", None)
+                if absent is not None:
+                    out[p.name] = p.validate(absent)
+                    continue
                 raise ValueError(f"{type(self).__name__}: genotype lacks active parameter {p.name!r}.")
             out[p.name] = p.sample(rng)
         return Genotype(out)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.builders import DenseDAG, ResidualMLP
+from sklearn.base import clone
+
+from ..nn.builders import DENSE_ACTIVATIONS, DenseDAG, ResidualMLP
+from ..nn.embeddings import EMBEDDINGS
 from ..nn.ops import ACTIVATIONS, NORMS
 from .base import SearchSpace
 from .genotype import Genotype
@@ -29,30 +32,74 @@ class MLPSpace(SearchSpace):
     min_width, max_width : int, default=16, 1024
         Range of block widths (sampled on a log scale).
     activations : tuple of str, default=("relu", "gelu", "silu", "selu", "mish")
+        Any of these and ``"prelu"`` (a parametric ReLU, one learnable slope
+        per unit). ``"prelu"`` is opt-in: network morphism
+        (``search="morphism"``) cannot deepen after it (it has no lower
+        bound) and one-shot supernets do not relax it.
     norms : tuple of str, default=("none", "batch", "layer")
     max_dropout : float, default=0.5
+    embeddings : tuple of str, default=("none", "plr", "ple")
+        Numeric feature embeddings (Gorishniy et al. 2022, see
+        :mod:`sknas.nn.embeddings`): ``embedding``, with ``embedding_dim``
+        (8, 16 or 32 per feature) and, for ``"plr"``, the frequency scale
+        ``embedding_sigma`` (0.01 .. 10, log scale) active when it is not ``"none"``.
+    feature_scales : tuple of bool, default=(False, True)
+        RealMLP's learnable per-feature scaling as the first layer (``feature_scale``).
+    ensemble_ks : tuple of int, default=(1, 4, 8)
+        TabM's BatchEnsemble members (``ensemble_k``; 1: a plain network;
+        see :mod:`sknas.nn.ensemble`).
+
+    Notes
+    -----
+    The "regularization cocktail" of Kadra et al. (2021) is spread over the
+    joint space: dropout here, weight decay and label smoothing in
+    :class:`~sknas.space.training.TrainingSpace`, mixup in the pipeline's
+    ``augment``, stochastic depth in :class:`ResNetSpace` (``drop_path``);
+    best-epoch restore is always on (early stopping restores the best epoch).
+    Snapshot ensembling is not offered.
+
+    References
+    ----------
+    Gorishniy, Rubachev, Babenko. "On Embeddings for Numerical Features in
+    Tabular Deep Learning." NeurIPS 2022.
+    Holzmüller, Grinsztajn, Steinwart. "Better by Default: Strong Pre-Tuned
+    MLPs and Boosted Trees on Tabular Data." NeurIPS 2024.
+    Gorishniy, Kotelnikov, Babenko. "TabM: Advancing Tabular Deep Learning
+    with Parameter-Efficient Ensembling." ICLR 2025.
+    Kadra, Lindauer, Hutter, Grabocka. "Well-tuned Simple Nets Excel on
+    Tabular Datasets." NeurIPS 2021.
     """
 
     def __init__(self, max_blocks=8, min_width=16, max_width=1024,
                  activations=("relu", "gelu", "silu", "selu", "mish"),
-                 norms=("none", "batch", "layer"), max_dropout=0.5):
+                 norms=("none", "batch", "layer"), max_dropout=0.5, embeddings=EMBEDDINGS,
+                 feature_scales=(False, True), ensemble_ks=(1, 4, 8)):
         self.max_blocks = max_blocks
         self.min_width = min_width
         self.max_width = max_width
         self.activations = activations
         self.norms = norms
         self.max_dropout = max_dropout
+        self.embeddings = embeddings
+        self.feature_scales = feature_scales
+        self.ensemble_ks = ensemble_ks
 
     def _params(self):
         if not isinstance(self.max_blocks, int) or self.max_blocks < 1:
             raise ValueError(f"MLPSpace: max_blocks must be an int >= 1. Got {self.max_blocks!r} instead.")
-        for name, values, known in (("activations", self.activations, ACTIVATIONS), ("norms", self.norms, NORMS)):
+        for name, values, known in (("activations", self.activations, DENSE_ACTIVATIONS),
+                                    ("norms", self.norms, NORMS)):
             unknown = [v for v in values if v not in known]
             if unknown or not values:
                 raise ValueError(
                     f"MLPSpace: {name} must be a non-empty tuple of {sorted(known)}. Got {values!r} instead."
                 )
-        params = [Int("n_blocks", 1, self.max_blocks)] if self.max_blocks > 1 else []
+        ks = tuple(self.ensemble_ks)
+        if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+            raise ValueError(f"MLPSpace: ensemble_ks must be a non-empty tuple of ints >= 1. Got {ks!r} instead.")
+        params = _input_params("MLPSpace", self.embeddings, self.feature_scales)
+        params.append(_added(Categorical("ensemble_k", ks), 1))
+        params += [Int("n_blocks", 1, self.max_blocks)] if self.max_blocks > 1 else []
         for i in range(self.max_blocks):
             when = {"n_blocks": tuple(range(i + 1, self.max_blocks + 1))} if self.max_blocks > 1 else None
             params += [
@@ -79,24 +126,35 @@ class MLPSpace(SearchSpace):
         ]
 
     def build(self, genotype, n_inputs, n_outputs):
-        return DenseDAG(n_inputs, n_outputs, self.blocks(genotype))
+        return DenseDAG(n_inputs, n_outputs, self.blocks(genotype), ensemble_k=genotype.get("ensemble_k", 1),
+                        **_input_options(genotype))
 
     def portfolio(self):
-        def chain(n, width, act, norm, dropout):
+        """The plain 3x256 SiLU MLP first, then a modern one: PLR embeddings and TabM (k=8) on a 3x256 SiLU MLP.
+
+        The modern entry replaced the former second entry (2x512 ReLU with
+        batch normalization), which is still in the space.
+        """
+        def chain(n, width, act, norm, dropout, **front):
+            g = _front(self, **front)
             # adapted to a customised space: depth and width clipped to its ranges
             n = min(n, self.max_blocks)
             width = min(max(width, self.min_width), self.max_width)
             act = act if act in self.activations else self.activations[0]
             norm = norm if norm in self.norms else self.norms[0]
             dropout = min(dropout, self.max_dropout)
-            g = {"n_blocks": n} if self.max_blocks > 1 else {}
+            g.update({"n_blocks": n} if self.max_blocks > 1 else {})
             for i in range(n):
                 g.update({f"width_{i}": width, f"act_{i}": act, f"norm_{i}": norm, f"dropout_{i}": dropout})
                 if i > 0:
                     g[f"skip_{i}"] = "none"
             return g
 
-        candidates = [chain(3, 256, "silu", "none", 0.15), chain(2, 512, "relu", "batch", 0.25)]
+        candidates = [
+            chain(3, 256, "silu", "none", 0.15),
+            # TabM with PLR embeddings (Gorishniy et al. 2025's recommended TabM + PLR-lite setting, on a 3x256 MLP)
+            chain(3, 256, "silu", "none", 0.1, embedding="plr", embedding_dim=16, embedding_sigma=0.1, ensemble_k=8),
+        ]
         return _valid_only(self, candidates)
 
     # -- one-shot search -----------------------------------------------------------------
@@ -126,7 +184,13 @@ class MLPSpace(SearchSpace):
             portfolio = self.portfolio()
             base = portfolio[0] if portfolio else self.sample(0)
         base = self.validate(Genotype({k: v for k, v in base.items() if k in names}))
-        return MLPSuperNet(self, base, n_inputs, n_outputs, width_factors=width_factors, mix_depth=mix_depth)
+        space = self
+        known = tuple(a for a in self.activations if a in ACTIVATIONS)
+        if known != tuple(self.activations) and known:
+            # the supernet mixes the elementwise activations of sknas.nn.ops; "prelu" is not relaxed
+            space = clone(self).set_params(activations=known)
+            base = Genotype({k: (v if not k.startswith("act_") or v in known else known[0]) for k, v in base.items()})
+        return MLPSuperNet(space, base, n_inputs, n_outputs, width_factors=width_factors, mix_depth=mix_depth)
 
     def derive(self, alphas, base=None, max_skips=None):
         """The genotype of the strongest choice of every decision (argmax of its logits).
@@ -163,7 +227,10 @@ class MLPSpace(SearchSpace):
 
         base_blocks = self.blocks(base)
         n = strongest("n_blocks", base.get("n_blocks", 1))[0] if self.max_blocks > 1 else 1
-        g = {"n_blocks": n} if self.max_blocks > 1 else {}
+        # the input layer and ensemble size are not relaxed: the base genotype's
+        g = {k: base[k] for k in _FRONT_KEYS + ("ensemble_k",) if k in base}
+        if self.max_blocks > 1:
+            g["n_blocks"] = n
         skips = []
         for i in range(n):
             spec = base_blocks[min(i, len(base_blocks) - 1)]
@@ -193,29 +260,47 @@ class ResNetSpace(SearchSpace):
     max_hidden_factor : float, default=4.0
         The hidden width of a block is ``hidden_factor * width``, searched in
         ``[1, max_hidden_factor]``.
+    embeddings : tuple of str, default=("none", "plr", "ple")
+        Numeric feature embeddings before the stem, as in :class:`MLPSpace`.
+    feature_scales : tuple of bool, default=(False, True)
+        RealMLP's learnable per-feature scaling first, as in :class:`MLPSpace`.
+    max_drop_path : float, default=0.2
+        Stochastic depth (``drop_path``, searched in ``[0, max_drop_path]``;
+        0 turns it off): the last block's branch is dropped with this
+        probability, earlier ones linearly less (Huang et al. 2016).
 
     References
     ----------
     Gorishniy, Rubachev, Khrulkov, Babenko. "Revisiting Deep Learning Models
     for Tabular Data." NeurIPS 2021.
+    Huang, Sun, Liu, Sedra, Weinberger. "Deep Networks with Stochastic
+    Depth." ECCV 2016.
     """
 
-    def __init__(self, max_blocks=8, min_width=32, max_width=512, max_hidden_factor=4.0):
+    def __init__(self, max_blocks=8, min_width=32, max_width=512, max_hidden_factor=4.0, embeddings=EMBEDDINGS,
+                 feature_scales=(False, True), max_drop_path=0.2):
         self.max_blocks = max_blocks
         self.min_width = min_width
         self.max_width = max_width
         self.max_hidden_factor = max_hidden_factor
+        self.embeddings = embeddings
+        self.feature_scales = feature_scales
+        self.max_drop_path = max_drop_path
 
     def _params(self):
-        return [
+        params = _input_params("ResNetSpace", self.embeddings, self.feature_scales)
+        params += [
             Int("n_blocks", 1, self.max_blocks),
             Int("width", self.min_width, self.max_width, log=True),
             Float("hidden_factor", 1.0, self.max_hidden_factor),
             Categorical("norm", ("batch", "layer")),
-            Categorical("act", ("relu", "gelu", "silu")),
+            Categorical("act", ("relu", "gelu", "silu", "prelu")),
             Float("hidden_dropout", 0.0, 0.5),
             Float("residual_dropout", 0.0, 0.2),
         ]
+        if self.max_drop_path > 0:
+            params.append(_added(Float("drop_path", 0.0, float(self.max_drop_path)), 0.0))
+        return params
 
     def build(self, genotype, n_inputs, n_outputs):
         width = genotype["width"]
@@ -224,13 +309,78 @@ class ResNetSpace(SearchSpace):
             hidden=max(1, int(round(width * genotype["hidden_factor"]))),
             activation=genotype["act"], norm=genotype["norm"],
             hidden_dropout=genotype["hidden_dropout"], residual_dropout=genotype["residual_dropout"],
+            drop_path=genotype.get("drop_path", 0.0), **_input_options(genotype),
         )
 
     def portfolio(self):
-        return _valid_only(self, [{
+        g = _front(self)
+        g.update({
             "n_blocks": 2, "width": 192, "hidden_factor": 2.0, "norm": "batch", "act": "relu",
             "hidden_dropout": 0.2, "residual_dropout": 0.0,
-        }])
+        })
+        if self.max_drop_path > 0:
+            g["drop_path"] = 0.0
+        return _valid_only(self, [g])
+
+
+# -- the input layer shared by both spaces ---------------------------------------------------
+_FRONT_KEYS = ("feature_scale", "embedding", "embedding_dim", "embedding_sigma")
+EMBEDDING_DIMS = (8, 16, 32)
+
+
+def _input_params(owner, embeddings, feature_scales):
+    """``feature_scale``, ``embedding`` and its conditional ``embedding_dim`` / ``embedding_sigma``."""
+    embeddings, feature_scales = tuple(embeddings), tuple(feature_scales)
+    unknown = [e for e in embeddings if e not in EMBEDDINGS]
+    if unknown or not embeddings:
+        raise ValueError(f"{owner}: embeddings must be a non-empty tuple of {EMBEDDINGS}. Got {embeddings!r} instead.")
+    if not feature_scales or any(not isinstance(v, bool) for v in feature_scales):
+        raise ValueError(f"{owner}: feature_scales must be a non-empty tuple of bool. Got {feature_scales!r} instead.")
+    params = [_added(Categorical("feature_scale", feature_scales), False),
+              _added(Categorical("embedding", embeddings), "none")]
+    active = tuple(e for e in embeddings if e != "none")
+    if active:
+        params.append(Categorical("embedding_dim", EMBEDDING_DIMS, when={"embedding": active}))
+    if "plr" in embeddings:
+        params.append(Float("embedding_sigma", 0.01, 10.0, log=True, when={"embedding": "plr"}))
+    return params
+
+
+def _added(param, off):
+    """Mark a parameter added after genotypes were saved: a genotype without it validates with ``off``.
+
+    Read by :meth:`SearchSpace._complete <sknas.space.base.SearchSpace._complete>` when validating (never
+    when sampling), and only when ``off`` is one of the parameter's allowed values.
+    """
+    try:
+        param.validate(off)
+    except (TypeError, ValueError):
+        return param
+    object.__setattr__(param, "absent_default", off)
+    return param
+
+
+def _input_options(genotype):
+    """The keyword arguments of the input layer (:class:`sknas.nn.embeddings.InputLayer`) of ``genotype``."""
+    return {
+        "feature_scale": bool(genotype.get("feature_scale", False)),
+        "embedding": genotype.get("embedding", "none"),
+        "embedding_dim": int(genotype.get("embedding_dim", 16)),
+        "embedding_sigma": float(genotype.get("embedding_sigma", 0.1)),
+    }
+
+
+def _front(space, feature_scale=False, embedding="none", embedding_dim=16, embedding_sigma=0.1, ensemble_k=1):
+    """The global (non-block) keys of a portfolio entry, adapted to a customised space."""
+    g = {"feature_scale": feature_scale if feature_scale in space.feature_scales else space.feature_scales[0],
+         "embedding": embedding if embedding in space.embeddings else space.embeddings[0]}
+    if g["embedding"] != "none":
+        g["embedding_dim"] = embedding_dim
+    if g["embedding"] == "plr":
+        g["embedding_sigma"] = embedding_sigma
+    if hasattr(space, "ensemble_ks"):
+        g["ensemble_k"] = ensemble_k if ensemble_k in space.ensemble_ks else space.ensemble_ks[0]
+    return g
 
 
 def _valid_only(space, candidates):

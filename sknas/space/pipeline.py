@@ -19,6 +19,7 @@ parameter           choices                                       active when
 ``augment``         none, mixup, noise, corrupt                   always
 ``augment_strength``  0.05 .. 0.5 (log)                           augment is not none
 ``class_weight``    none, balanced                                classification
+``oversample``      none, smote, borderline_smote, adasyn         classification, when allowed
 ==================  ============================================  ==============================
 
 A parameter with a single allowed choice is left out of the genotype (its
@@ -26,7 +27,13 @@ one value is used). :meth:`PipelineSpace.build` turns the data choices into
 one sklearn ``Pipeline`` (cleaning, encoding and scaling, selection,
 construction, extraction, float32), so a fitted model stays a plain,
 inspectable sklearn pipeline; ``augment`` and ``class_weight`` act during
-training and are read by :func:`sknas.evaluation.trainer.make_net`.
+training and are read by :func:`sknas.evaluation.trainer.make_net`;
+``oversample`` adds synthetic minority rows to the preprocessed training
+rows of a trial (never to its validation rows), through
+:func:`sknas.prep.imbalance.resample_training`. Oversampling is not searched
+by default (``oversamplers=("none",)``): name it to search it, e.g.
+``PipelineSpace(oversamplers=("none", "smote"))`` or
+``preprocessing=[..., "smote"]``.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from ..prep.augment import AUGMENTATIONS
 from ..prep.clipping import CLIP_METHODS
 from ..prep.construction import CONSTRUCTORS
 from ..prep.extraction import EXTRACTORS
+from ..prep.imbalance import OVERSAMPLERS
 from ..prep.selection import SELECTORS
 from ..prep.tabular import ENCODERS, SCALERS
 from .base import SearchSpace
@@ -56,17 +64,18 @@ STEP_GROUPS = {
     "extractors": ("none",) + EXTRACTORS,
     "augmentations": ("none",) + AUGMENTATIONS,
     "class_weights": ("none", "balanced"),
+    "oversamplers": ("none",) + OVERSAMPLERS,
 }
 _REQUIRED_DEFAULTS = {"scalers": "quantile", "encoders": "onehot"}
 _GENE = {  # constructor argument -> genotype key
     "scalers": "scaler", "clips": "clip", "encoders": "encoder", "selectors": "select",
     "constructors": "construct", "extractors": "extract", "augmentations": "augment",
-    "class_weights": "class_weight",
+    "class_weights": "class_weight", "oversamplers": "oversample",
 }
 _DEFAULTS = {  # the value of a parameter absent from a genotype; the portfolio's choices
     "scaler": "quantile", "clip": "none", "encoder": "onehot", "select": "none", "select_k": 32,
     "select_c": 0.1, "construct": "none", "construct_top": 8, "extract": "none", "extract_dim": 32,
-    "augment": "none", "augment_strength": 0.1, "class_weight": "none",
+    "augment": "none", "augment_strength": 0.1, "class_weight": "none", "oversample": "none",
 }
 _UNIVARIATE = ("mutual_info", "f_test")
 
@@ -92,6 +101,11 @@ class PipelineSpace(SearchSpace):
     extractors : tuple of str, default=("none", "pca", "svd", "nystroem")
     augmentations : tuple of str, default=("none", "mixup", "noise", "corrupt")
     class_weights : tuple of str, default=("none", "balanced")
+    oversamplers : tuple of str, default=("none",)
+        Synthetic oversampling of the minority classes in the training rows
+        (classification): any of ``"none"``, ``"smote"``,
+        ``"borderline_smote"``, ``"adasyn"``. Off by default; see
+        :func:`sknas.prep.imbalance.oversample`.
     max_categories : int, default=32
         One-hot columns per categorical column; above it, "target" encodes.
 
@@ -107,7 +121,7 @@ class PipelineSpace(SearchSpace):
                  encoders=STEP_GROUPS["encoders"], selectors=STEP_GROUPS["selectors"],
                  constructors=STEP_GROUPS["constructors"], extractors=STEP_GROUPS["extractors"],
                  augmentations=STEP_GROUPS["augmentations"], class_weights=STEP_GROUPS["class_weights"],
-                 max_categories=32):
+                 max_categories=32, oversamplers=("none",)):
         self.task = task
         self.scalers = scalers
         self.clips = clips
@@ -118,13 +132,14 @@ class PipelineSpace(SearchSpace):
         self.augmentations = augmentations
         self.class_weights = class_weights
         self.max_categories = max_categories
+        self.oversamplers = oversamplers
 
     @classmethod
     def from_allowed(cls, names, task="auto"):
         """The space whose stages may only use the named steps.
 
         ``names`` lists step names of any stage (``"quantile"``, ``"target"``,
-        ``"mutual_info"``, ``"pca"``, ``"mixup"``, ``"balanced"``...). A stage
+        ``"mutual_info"``, ``"pca"``, ``"mixup"``, ``"balanced"``, ``"smote"``...). A stage
         with no named step is fixed: scaling to ``"quantile"``, encoding to
         ``"onehot"``, optional stages to ``"none"``; an optional stage with
         named steps may also be skipped (``"none"`` stays allowed).
@@ -206,6 +221,7 @@ class PipelineSpace(SearchSpace):
               lambda when: Float("augment_strength", 0.05, 0.5, log=True, when=when))
         if self.task != "regression":
             add("class_weights")
+            add("oversamplers")
         return params
 
     def choices(self, genotype):
@@ -261,6 +277,13 @@ class PipelineSpace(SearchSpace):
         class_weight = c["class_weight"] if self.task != "regression" else "none"
         return {"augment": c["augment"], "augment_strength": float(c["augment_strength"]),
                 "class_weight": class_weight}
+
+    def oversampling(self, genotype):
+        """The oversampling ``genotype`` chose (``"none"`` for regression).
+
+        Read by :func:`sknas.prep.imbalance.resample_training`, the evaluator's hook.
+        """
+        return self.choices(genotype)["oversample"] if self.task != "regression" else "none"
 
     def portfolio(self):
         """The fast, strong default first: quantile scaling, one-hot, no selection, construction or extraction."""

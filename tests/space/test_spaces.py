@@ -36,7 +36,7 @@ def test_sampled_mutated_crossed_genotypes_build_and_round_trip(name, seed, n_in
 
 
 def test_mutation_changes_exactly_one_decision_when_no_condition_is_touched():
-    space = JointSpace(ResNetSpace(), TrainingSpace())
+    space = JointSpace(ResNetSpace(embeddings=("none",)), TrainingSpace())  # no conditional parameter
     rng = np.random.default_rng(0)
     g = space.sample(rng)
     for _ in range(30):
