@@ -63,7 +63,11 @@ class BOHB(Hyperband):
     instead of a multivariate product kernel with a widened
     ``bandwidth_factor`` for sampling, and the good group holds
     ``ceil(top_n_percent / 100 * N)`` results (at most 25, hyperopt's cap)
-    rather than at least ``min_points_in_model`` of them.
+    rather than at least ``min_points_in_model`` of them. A model proposal
+    that was already started is replaced by one of its neighbours
+    (``space.mutate``), standing in for the paper's widened sampling
+    bandwidth; only when its neighbours are all taken does the
+    configuration come from the prior.
 
     References
     ----------
@@ -134,11 +138,20 @@ class BOHB(Hyperband):
         # makes it the top_n_percent of them, as in BOHB.
         n_rows = len(groups[model_budget])
         model.set_params(gamma=self.top_n_percent / 100 * math.sqrt(n_rows))
+        # Seed the draw from this searcher, so that a model rebuilt after
+        # unpickling proposes what the original would have.
+        model.rng_ = np.random.default_rng(int(self.rng_.integers(2**63 - 1)))
+        proposal = model.ask(1)[0].genotype
+        if proposal not in self._started:
+            return proposal
+        # The good density peaks on the good results, so in a small or mostly
+        # categorical space its best draw is often a configuration already
+        # started. Its neighbours (one decision changed) stand in for the
+        # paper's widened sampling bandwidth; redrawing from the model mostly
+        # repeats the proposal, and falling back to the prior at once made
+        # most model-based configurations random.
         for _ in range(_MAX_REDRAWS):
-            # Seed each draw from this searcher, so that a model rebuilt after
-            # unpickling proposes what the original would have.
-            model.rng_ = np.random.default_rng(int(self.rng_.integers(2**63 - 1)))
-            genotype = model.ask(1)[0].genotype
+            genotype = self.space_.mutate(proposal, self.rng_)
             if genotype not in self._started:
                 return genotype
         return super()._new_genotype(budget)

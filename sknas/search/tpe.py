@@ -8,6 +8,8 @@ from .base import Candidate, Searcher, result_score
 
 __all__ = ["TPESearch"]
 
+_MAX_REDRAWS = 10
+
 
 def _unused_objective(point):
     # hyperopt's Domain wants an objective; ask/tell never calls it. A module
@@ -29,6 +31,13 @@ class TPESearch(Searcher):
     parameter's densities are fit only on the trials where it mattered.
     hyperopt always receives an explicit seed drawn from the searcher's
     generator. Failed trials are recorded with infinite loss (the bad group).
+
+    A proposal that was already told (or proposed earlier in the same
+    ``ask``) is replaced by a neighbour (``space.mutate``), or failing that a
+    draw from the prior: in a discrete space TPE's best draw is often a
+    configuration already evaluated, and hyperopt would spend the budget
+    on it again. Candidates asked and not yet told are not excluded, so
+    that the proposals depend only on the results told.
 
     Parameters
     ----------
@@ -60,11 +69,12 @@ class TPESearch(Searcher):
         self._domain = Domain(_unused_objective, self.space_.to_hyperopt())
         self._labels = list(self._domain.params)
         self._next_tid = 0
+        self._told = set()
 
     def _ask(self, n):
         from hyperopt import tpe
 
-        out = []
+        out, batch = [], set()
         for _ in range(n):
             docs = tpe.suggest(
                 [self._next_tid], self._domain, self._trials,
@@ -75,12 +85,36 @@ class TPESearch(Searcher):
             self._next_tid += 1
             vals = docs[0]["misc"]["vals"]
             point = {label: v[0] for label, v in vals.items() if v}
-            out.append(Candidate(self.space_.from_hyperopt(point)))
+            genotype = self._novel(self.space_.from_hyperopt(point), batch)
+            batch.add(genotype)
+            out.append(Candidate(genotype))
         return out
+
+    def _novel(self, genotype, batch):
+        """``genotype``, or a neighbour of it when it was already told or is in this batch.
+
+        In a discrete space the good density peaks on the good results, and
+        its best draw is often a configuration already evaluated (about half
+        of the proposals on the 1,374 networks of the tabulated benchmark):
+        hyperopt would spend that budget again for the same answer. A
+        neighbour (one decision changed) stays where the model points.
+        """
+        def taken(g):
+            return g in self._told or g in batch
+
+        if not taken(genotype):
+            return genotype
+        for draw in (lambda: self.space_.mutate(genotype, self.rng_), lambda: self.space_.sample(self.rng_)):
+            for _ in range(_MAX_REDRAWS):
+                other = draw()
+                if not taken(other):
+                    return other
+        return genotype
 
     def _tell(self, candidate, result):
         from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
 
+        self._told.add(candidate.genotype)
         tid = self._next_tid
         self._next_tid += 1
         raw = self.space_.to_hyperopt_raw(candidate.genotype)
