@@ -1,0 +1,121 @@
+"""Anytime behaviour of the default search with and without learning-curve pruning and a predictor.
+
+For each bundled dataset and configuration, one fit at ``--time-budget``
+seconds; from ``search_results_`` we read the best-so-far validation score
+against cumulative trial time (the anytime curve), and we report the test
+score of the final model, the number of trials, and the time each
+configuration needed to come within 0.5 % of its final best validation
+score. A second table compares ``ensemble_size=5`` with the single best.
+
+    python benchmarks/bench_evaluation.py [--time-budget 30] [--datasets ...]
+
+Writes benchmarks/results/evaluation.md (+ .csv) and evaluation.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets
+from sklearn.model_selection import train_test_split
+
+from sknas import AutoNASClassifier, AutoNASRegressor
+from sknas.evaluation.predictor import PredictorFilter
+
+DATASETS = {
+    "breast_cancer": ("classification", datasets.load_breast_cancer),
+    "digits": ("classification", datasets.load_digits),
+    "wine": ("classification", datasets.load_wine),
+    "diabetes": ("regression", datasets.load_diabetes),
+}
+
+CONFIGS = {
+    "tpe": dict(search="tpe"),
+    "tpe + pruning": dict(search="tpe", pruning=True),
+    "tpe + predictor": dict(search=PredictorFilter("tpe")),
+    "tpe + pruning + predictor": dict(search=PredictorFilter("tpe"), pruning=True),
+}
+
+
+def anytime(results):
+    frame = pd.DataFrame(results)
+    t = frame["fit_time"].cumsum().to_numpy()
+    scores = frame["score"].where(frame["status"] == "ok").astype(float).fillna(-np.inf).to_numpy()
+    return t, np.maximum.accumulate(scores)
+
+
+def time_to_reach(t, best, share=0.005):
+    final = best[-1]
+    target = final - share * abs(final)
+    return float(t[np.argmax(best >= target)])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--time-budget", type=float, default=30.0)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "evaluation"))
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    rows, curves = [], {}
+    for name in args.datasets:
+        task, loader = DATASETS[name]
+        X, y = loader(return_X_y=True)
+        Est = AutoNASClassifier if task == "classification" else AutoNASRegressor
+        for seed in range(args.seeds):
+            X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed)
+            configs = dict(CONFIGS)
+            configs["tpe, ensemble_size=5"] = dict(search="tpe", ensemble_size=5)
+            for label, params in configs.items():
+                est = Est(time_budget=args.time_budget, random_state=seed, **params).fit(X_tr, y_tr)
+                t, best = anytime(est.search_results_)
+                curves[(name, seed, label)] = (t, best)
+                statuses = pd.Series(est.search_results_["status"]).value_counts().to_dict()
+                single = est.best_estimator_.score(X_te, y_te) if task == "classification" else \
+                    __import__("sklearn.metrics", fromlist=["r2_score"]).r2_score(y_te, est.best_estimator_.predict(X_te))
+                rows.append({
+                    "dataset": name, "seed": seed, "config": label, "test": est.score(X_te, y_te),
+                    "test_single_best": single, "trials": est.n_trials_, "pruned": statuses.get("pruned", 0),
+                    "best_valid": best[-1], "time_to_0.5%": time_to_reach(t, best),
+                })
+                print(rows[-1], flush=True)
+    frame = pd.DataFrame(rows)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out + ".csv", index=False)
+    search = frame[frame["config"] != "tpe, ensemble_size=5"]
+    table = search.groupby("config")[["test", "best_valid", "trials", "pruned", "time_to_0.5%"]].mean()
+    ens = frame[frame["config"].isin(["tpe, ensemble_size=5"])].groupby("dataset")[["test", "test_single_best"]].mean()
+    ens["ensemble >= single"] = ens["test"] >= ens["test_single_best"]
+    text = (f"# Evaluation strategies\n\n`python benchmarks/bench_evaluation.py --time-budget {args.time_budget:g} "
+            f"--seeds {args.seeds}`\n\nMeans over datasets {', '.join(args.datasets)} and {args.seeds} splits.\n\n"
+            f"{table.to_markdown(floatfmt='.4f')}\n\n## Ensemble of 5 vs single best (test)\n\n"
+            f"{ens.to_markdown(floatfmt='.4f')}\n")
+    Path(args.out + ".md").write_text(text)
+    print(text)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, axes = plt.subplots(1, len(args.datasets), figsize=(4 * len(args.datasets), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], args.datasets):
+        for label in CONFIGS:
+            t, best = curves[(name, 0, label)]
+            ax.step(t, best, where="post", label=label)
+        ax.set_title(name)
+        ax.set_xlabel("cumulative trial time (s)")
+    axes[0][0].set_ylabel("best validation score")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out + ".png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()
