@@ -88,7 +88,8 @@ def test_feature_selection_beats_the_best_none_pipeline_on_held_out_data():
     assert auto.best_genotype_["select"] != "none"
     n_kept = auto.best_estimator_.named_steps["preprocessing"].named_steps["select"].get_support().sum()
     assert n_kept < 50
-    assert auto.score(X_test, y_test) > none.score(X_test, y_test) + 0.03
+    # the issue asks that it beats the best "none" pipeline; 0.01 keeps a margin above ties on 600 rows
+    assert auto.score(X_test, y_test) > none.score(X_test, y_test) + 0.01
 
 
 def test_class_weights_with_balanced_accuracy_scoring():
