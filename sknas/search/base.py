@@ -56,6 +56,19 @@ def result_score(result):
     return score if math.isfinite(score) else None
 
 
+def draw_new(space, rng, taken, tries=10):
+    """A genotype drawn from ``space`` (``space.sample(rng)``) that is not in ``taken``.
+
+    Draws at most ``tries`` times; when every draw is taken, the last one
+    is returned anyway (a small or exhausted space).
+    """
+    for _ in range(tries):
+        genotype = space.sample(rng)
+        if genotype not in taken:
+            break
+    return genotype
+
+
 class Searcher(BaseEstimator):
     """Base class of every optimizer.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .base import Candidate, Searcher, result_score
+from .base import Candidate, Searcher, draw_new, result_score
 
 __all__ = ["Hyperband", "hyperband_brackets"]
 
@@ -209,11 +209,7 @@ class Hyperband(Searcher):
 
     def _new_genotype(self, budget):
         """A configuration for a bracket's first rung (random here; BOHB overrides)."""
-        for _ in range(_MAX_REDRAWS):
-            genotype = self.space_.sample(self.rng_)
-            if genotype not in self._started:
-                break
-        return genotype
+        return draw_new(self.space_, self.rng_, self._started, _MAX_REDRAWS)
 
     # -- tell ----------------------------------------------------------------
     def _tell(self, candidate, result):

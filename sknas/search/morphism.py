@@ -10,13 +10,13 @@ import torch
 
 from ..evaluation.trial import TrialResult
 from ..space.genotype import Genotype
-from .base import Candidate, Searcher, result_score
-from .oneshot import check_number, inherited_trial, prepare_data
+from .base import Candidate, result_score
+from .oneshot import DataSearcher, check_number, inherited_trial, prepare_data
 
 __all__ = ["MorphismSearch"]
 
 
-class MorphismSearch(Searcher):
+class MorphismSearch(DataSearcher):
     """Hill climbing with network morphisms (Elsken et al. 2017), on the mlp space.
 
     The search starts from a small network (the base genotype's first block,
@@ -89,8 +89,6 @@ class MorphismSearch(Searcher):
     Wei, Wang, Rui, Chen. "Network Morphism." ICML 2016.
     """
 
-    needs_data = True
-
     def __init__(self, n_steps=5, n_neighbours=4, n_morphs=2, child_epochs=5, initial_epochs=None,
                  widen_factor=2.0, time_share=0.5):
         self.n_steps = n_steps
@@ -116,18 +114,11 @@ class MorphismSearch(Searcher):
                 f"{name} morphs dense networks of the mlp space (space='mlp' or an MLPSpace). "
                 f"Got {type(arch).__name__} instead."
             )
-        portfolio = self.space_.portfolio()
-        self.base_ = portfolio[0] if portfolio else self.space_.sample(self.rng_)
+        self._start_search()
         self.best_genotype_ = None
         self.best_score_ = None
         self.n_children_ = 0
         self._climbed = False
-        self._records = []
-        self._proposed = set()
-        self._data = self._evaluator = self._deadline = None
-
-    def _arch_space(self):
-        return getattr(self.space_, "arch", self.space_)
 
     def set_budget(self, max_epochs=None, max_trials=None, **budget):
         """The runner's budget before each ask: ``max_trials`` is how many rows are still allowed.
@@ -140,17 +131,6 @@ class MorphismSearch(Searcher):
     def _rows_left(self):
         limit = getattr(self, "_max_rows", None)
         return limit is None or self.n_children_ < limit
-
-    def set_data(self, data, evaluator, deadline=None):
-        self._data = list(data) if isinstance(data, (list, tuple)) else [data]
-        self._evaluator = evaluator
-        self._deadline = deadline
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        for key in ("_data", "_evaluator"):
-            state[key] = None
-        return state
 
     # -- genotypes <-> block specifications ---------------------------------------------------
     def _genotype(self, blocks):
@@ -169,8 +149,7 @@ class MorphismSearch(Searcher):
 
     def _start(self):
         arch = self._arch_space()
-        first = arch.blocks(self.space_.arch_genotype(self.base_) if hasattr(self.space_, "arch_genotype")
-                            else self.base_)[0]
+        first = arch.blocks(self._arch_part(self.base_))[0]
         width = min(max(int(first["width"]) // 4, arch.min_width), arch.max_width)
         return [dict(first, width=width, skip=None)]
 
@@ -255,8 +234,7 @@ class MorphismSearch(Searcher):
             with torch_threads(evaluator.n_threads), torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 data = prepare_data(evaluator, self.space_, self.base_, fold, 0.0, seed)
-                module = arch.build(self.space_.arch_genotype(genotype) if hasattr(self.space_, "arch_genotype")
-                                    else genotype, data.n_features, data.n_outputs)
+                module = arch.build(self._arch_part(genotype), data.n_features, data.n_outputs)
                 model, result = inherited_trial(evaluator, self.space_, genotype, module, data, epochs=initial,
                                                 deadline=deadline)
                 self._record(genotype, model, result, initial)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Candidate, Searcher, result_score
+from .base import Candidate, Searcher, draw_new, result_score
 
 __all__ = ["NAOSearch"]
 
@@ -263,10 +263,7 @@ class NAOSearch(Searcher):
         return self._random_new()
 
     def _random_new(self):
-        for _ in range(_MAX_REDRAWS):
-            genotype = self.space_.sample(self.rng_)
-            if genotype not in self._proposed:
-                break
+        genotype = draw_new(self.space_, self.rng_, self._proposed, _MAX_REDRAWS)
         self._proposed.add(genotype)
         return genotype
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..space.genotype import Genotype
 from ..space.params import Categorical
-from .base import Candidate, Searcher, result_score
+from .base import Candidate, Searcher, draw_new, result_score
 
 __all__ = ["PNASSearch"]
 
@@ -260,11 +260,7 @@ class PNASSearch(Searcher):
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def _random_new(self):
-        for _ in range(_MAX_REDRAWS):
-            genotype = self.space_.sample(self.rng_)
-            if genotype not in self._proposed:
-                break
-        return genotype
+        return draw_new(self.space_, self.rng_, self._proposed, _MAX_REDRAWS)
 
     # -- any space: a surrogate-ranked beam of mutations ------------------------------------
     def _mutation_round(self):

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.base import clone
 
-from .base import Candidate, Searcher, result_score
+from .base import Candidate, Searcher, draw_new, result_score
 
 __all__ = ["SMBOSearch"]
 
@@ -129,10 +129,7 @@ class SMBOSearch(Searcher):
         return out
 
     def _propose_random(self):
-        for _ in range(_MAX_REDRAWS):
-            genotype = self.space_.sample(self.rng_)
-            if genotype not in self._proposed:
-                break
+        genotype = draw_new(self.space_, self.rng_, self._proposed, _MAX_REDRAWS)
         self._proposed.add(genotype)
         return genotype
 
@@ -186,7 +183,11 @@ class SMBOSearch(Searcher):
 
 
 def _expected_improvement(mean, std, best):
-    """EI of maximization; with zero spread it is the plain predicted improvement."""
+    """Expected improvement (Jones, Schonlau, Welch 1998) of maximization over ``best``.
+
+    ``E[max(Y - best, 0)]`` for ``Y ~ N(mean, std**2)``; with zero spread
+    it is the plain predicted improvement ``max(mean - best, 0)``.
+    """
     improvement = mean - best
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(std > 0, improvement / np.where(std > 0, std, 1.0), 0.0)

@@ -61,6 +61,48 @@ def range_param(owner, name, value, log=False):
     )
 
 
+def check_int(owner, name, value, low):
+    """``value`` must be an int >= ``low`` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{owner}: {name} must be an int >= {low}. Got {value!r} instead.")
+
+
+def check_final_cells(owner, final_cells):
+    """``final_cells`` must be None (the searched depth) or an int >= 1."""
+    if final_cells is not None and (
+            isinstance(final_cells, bool) or not isinstance(final_cells, numbers.Integral) or final_cells < 1):
+        raise ValueError(f"{owner}: final_cells must be None or an int >= 1. Got {final_cells!r} instead.")
+
+
+def size_settings(owner, n_cells, width, defaults):
+    """``(n_cells, width)`` settings, each ``(Int parameter or None, fixed value or None)`` (:func:`range_param`).
+
+    ``defaults`` is ``(default n_cells, default width)``, used where the setting is None.
+    """
+    default_cells, default_width = defaults
+    return (range_param(owner, "n_cells", default_cells if n_cells is None else n_cells),
+            range_param(owner, "width", default_width if width is None else width, log=True))
+
+
+def size_params(settings):
+    """The searched ``n_cells`` and ``width`` parameters of a space's settings (the fixed ones are not)."""
+    return [p for p in (settings["n_cells"][0], settings["width"][0]) if p is not None]
+
+
+def size_entry(settings, n_cells, width):
+    """The ``n_cells`` and ``width`` of a portfolio entry, clipped into the settings' ranges (:func:`clip`)."""
+    return {"n_cells": clip(n_cells, *settings["n_cells"]), "width": clip(width, *settings["width"])}
+
+
+def network_size(space, genotype, final=False):
+    """``(n_cells, width)`` of the network ``genotype`` describes (the final one if ``final``)."""
+    s = space._settings()
+    n_cells = genotype.get("n_cells", s["n_cells"][1])
+    if final and space.final_cells is not None:
+        n_cells = space.final_cells
+    return n_cells, genotype.get("width", s["width"][1])
+
+
 def reduction_cells(n_cells):
     """Indices of the reduction cells among ``n_cells``: ``n // 3`` and ``2n // 3``, as in DARTS."""
     return sorted({n_cells // 3, 2 * n_cells // 3})
@@ -248,21 +290,16 @@ class CellSpace(SearchSpace):
         owner = type(self).__name__
         shape = parse_input_shape(owner, self.input_shape)
         image = shape is not None
-        if isinstance(self.n_nodes, bool) or not isinstance(self.n_nodes, numbers.Integral) or self.n_nodes < 1:
-            raise ValueError(f"{owner}: n_nodes must be an int >= 1. Got {self.n_nodes!r} instead.")
-        default_cells, default_width = ((2, 5), (8, 32)) if image else ((1, 3), (32, 256))
-        n_cells = range_param(owner, "n_cells", default_cells if self.n_cells is None else self.n_cells)
-        width = range_param(owner, "width", default_width if self.width is None else self.width, log=True)
+        check_int(owner, "n_nodes", self.n_nodes, 1)
+        n_cells, width = size_settings(owner, self.n_cells, self.width,
+                                       ((2, 5), (8, 32)) if image else ((1, 3), (32, 256)))
         ops = self.operations if self.operations is not None else (IMAGE_CELL_OPS if image else DENSE_CELL_OPS)
         ops = check_operations(owner, ops, "image" if image else "dense")
         combine = self.combine
         if isinstance(combine, str) or not hasattr(combine, "__iter__") or not combine \
                 or any(c not in COMBINES for c in combine) or len(set(combine)) != len(tuple(combine)):
             raise ValueError(f"{owner}: combine must be a non-empty tuple of {COMBINES}. Got {combine!r} instead.")
-        if self.final_cells is not None and (
-                isinstance(self.final_cells, bool) or not isinstance(self.final_cells, numbers.Integral)
-                or self.final_cells < 1):
-            raise ValueError(f"{owner}: final_cells must be None or an int >= 1. Got {self.final_cells!r} instead.")
+        check_final_cells(owner, self.final_cells)
         return {"shape": shape, "n_cells": n_cells, "width": width, "ops": ops, "combine": tuple(combine)}
 
     def cell_types(self):
@@ -284,7 +321,7 @@ class CellSpace(SearchSpace):
 
     def _params(self):
         s = self._settings()
-        params = [p for p in (s["n_cells"][0], s["width"][0]) if p is not None]
+        params = size_params(s)
         for cell in self.cell_types():
             for k in range(self.n_nodes):
                 inputs = self.node_inputs(k)
@@ -299,13 +336,7 @@ class CellSpace(SearchSpace):
         return params
 
     # -- reading a genotype ----------------------------------------------------------
-    def network_size(self, genotype, final=False):
-        """``(n_cells, width)`` of the network ``genotype`` describes (the final one if ``final``)."""
-        s = self._settings()
-        n_cells = genotype.get("n_cells", s["n_cells"][1])
-        if final and self.final_cells is not None:
-            n_cells = self.final_cells
-        return n_cells, genotype.get("width", s["width"][1])
+    network_size = network_size
 
     def cell_nodes(self, genotype, cell="normal"):
         """The nodes of one cell type: a list of ``(in0, op0, in1, op1, combine)``."""
@@ -384,12 +415,10 @@ class CellSpace(SearchSpace):
     def portfolio(self):
         """DARTS-V2's cells (first ``n_nodes`` nodes) for images; residual linear cells for rows."""
         s = self._settings()
-        n_param, n_fixed = s["n_cells"]
-        w_param, w_fixed = s["width"]
         B = self.n_nodes
 
         def entry(n_cells, width, cells):
-            g = {"n_cells": clip(n_cells, n_param, n_fixed), "width": clip(width, w_param, w_fixed)}
+            g = size_entry(s, n_cells, width)
             for cell, nodes in cells.items():
                 for k, (in0, op0, in1, op1, comb) in enumerate(nodes):
                     g.update({self.node_param(cell, k, "in0"): in0, self.node_param(cell, k, "op0"): op0,

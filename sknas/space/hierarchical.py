@@ -7,14 +7,14 @@ Like :mod:`sknas.space.cell`, the same space serves dense rows and images
 from __future__ import annotations
 
 import math
-import numbers
 
 from torch import nn
 
 from ..nn.ops import SepConv, check_operations, make_op
 from .base import SearchSpace
 from .cell import (
-    as_images, check_n_inputs, clip, head, parse_input_shape, plural_cells, range_param, stem, valid_only,
+    as_images, check_final_cells, check_int, check_n_inputs, head, network_size, parse_input_shape,
+    plural_cells, size_entry, size_params, size_settings, stem, valid_only,
 )
 from .params import Categorical
 
@@ -135,23 +135,15 @@ class HierarchicalSpace(SearchSpace):
         image = shape is not None
         for name, value, low in (("n_motifs", self.n_motifs, 1), ("motif_nodes", self.motif_nodes, 2),
                                  ("cell_nodes", self.cell_nodes, 2)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{owner}: {name} must be an int >= {low}. Got {value!r} instead.")
-        if self.final_cells is not None and (
-                isinstance(self.final_cells, bool) or not isinstance(self.final_cells, numbers.Integral)
-                or self.final_cells < 1):
-            raise ValueError(f"{owner}: final_cells must be None or an int >= 1. Got {self.final_cells!r} instead.")
+            check_int(owner, name, value, low)
+        check_final_cells(owner, self.final_cells)
         prims = self.primitives if self.primitives is not None else (IMAGE_PRIMITIVES if image else DENSE_PRIMITIVES)
         prims = check_operations(owner, prims, "image" if image else "dense")
         if prims == ("none",):
             raise ValueError(f"{owner}: primitives need an operation other than 'none'. Got {prims!r} instead.")
-        default_cells, default_width = ((1, 3), (8, 32)) if image else ((1, 2), (32, 256))
-        return {
-            "shape": shape,
-            "n_cells": range_param(owner, "n_cells", default_cells if self.n_cells is None else self.n_cells),
-            "width": range_param(owner, "width", default_width if self.width is None else self.width, log=True),
-            "primitives": prims,
-        }
+        n_cells, width = size_settings(owner, self.n_cells, self.width,
+                                       ((1, 3), (8, 32)) if image else ((1, 2), (32, 256)))
+        return {"shape": shape, "n_cells": n_cells, "width": width, "primitives": prims}
 
     @staticmethod
     def motif_param(motif, i, j):
@@ -169,7 +161,7 @@ class HierarchicalSpace(SearchSpace):
 
     def _params(self):
         s = self._settings()
-        params = [p for p in (s["n_cells"][0], s["width"][0]) if p is not None]
+        params = size_params(s)
         chain = tuple(p for p in s["primitives"] if p != "none")
         for m in range(self.n_motifs):
             for i, j in self._edges(self.motif_nodes):
@@ -180,13 +172,7 @@ class HierarchicalSpace(SearchSpace):
         return params
 
     # -- reading a genotype ----------------------------------------------------------
-    def network_size(self, genotype, final=False):
-        """``(n_cells, width)`` of the network (the final one if ``final``)."""
-        s = self._settings()
-        n_cells = genotype.get("n_cells", s["n_cells"][1])
-        if final and self.final_cells is not None:
-            n_cells = self.final_cells
-        return n_cells, genotype.get("width", s["width"][1])
+    network_size = network_size
 
     def motif_edges(self, genotype, motif):
         """The present edges ``(i, j, primitive)`` of one motif."""
@@ -268,8 +254,6 @@ class HierarchicalSpace(SearchSpace):
     def portfolio(self):
         """A residual motif of the strongest primitive chained with two simpler motifs."""
         s = self._settings()
-        n_param, n_fixed = s["n_cells"]
-        w_param, w_fixed = s["width"]
         if s["shape"] is not None:
             motif_chains = [["sep_conv_3x3"], ["conv_1x1", "dw_conv_3x3"], ["max_pool_3x3", "conv_1x1"]]
             n_cells, width = 2, 16
@@ -277,7 +261,7 @@ class HierarchicalSpace(SearchSpace):
             motif_chains = [["linear"], ["glu"], ["linear", "relu"]]
             n_cells, width = 1, 64
         last_m, last_c = self.motif_nodes - 1, self.cell_nodes - 1
-        g = {"n_cells": clip(n_cells, n_param, n_fixed), "width": clip(width, w_param, w_fixed)}
+        g = size_entry(s, n_cells, width)
         for m in range(self.n_motifs):
             chain = motif_chains[m % len(motif_chains)]
             for i, j in self._edges(self.motif_nodes):

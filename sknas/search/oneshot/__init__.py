@@ -3,7 +3,8 @@
 :class:`OneShotSearcher` is what DARTS (:mod:`.darts`), GDAS (:mod:`.gdas`)
 and ENAS (:mod:`.enas`) share; it also holds the helpers the network
 morphism searcher (:mod:`sknas.search.morphism`) reuses to train networks
-that start from inherited weights.
+that start from inherited weights, and :class:`DataSearcher`, the base of
+both (the data hook and the base genotype).
 
 How a one-shot searcher meets the runner
 ----------------------------------------
@@ -164,6 +165,34 @@ def weight_optimizer(space, genotype, parameters):
                **kwargs)
 
 
+def check_loss(loss, who, epoch):
+    """Raise when ``loss`` (of ``who``, e.g. ``"the supernet"``) is not finite at ``epoch`` (0-based)."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"{who}'s training loss became {float(loss)} at epoch {epoch + 1}")
+
+
+def weight_update(weights, optimizer, scheduler, deadline):
+    """One step of the shared weights on their accumulated gradients (norm clipped to 5), then the schedule.
+
+    Returns whether ``deadline`` (a ``time.time()`` value, or None) has passed.
+    """
+    torch.nn.utils.clip_grad_norm_(weights, 5.0)
+    optimizer.step()
+    scheduler.step()
+    return deadline is not None and time.time() > deadline
+
+
+def weight_step(loss, weights, optimizer, scheduler, deadline, epoch, who="the supernet"):
+    """The weight step of one batch: check ``loss``, backpropagate it, :func:`weight_update`.
+
+    The caller zeroes the gradients before computing ``loss``. Returns
+    whether the deadline has passed (the epoch then stops).
+    """
+    check_loss(loss, who, epoch)
+    loss.backward()
+    return weight_update(weights, optimizer, scheduler, deadline)
+
+
 def inherited_trial(evaluator, space, genotype, module, data, epochs=0, deadline=None):
     """Score (after ``epochs`` epochs of fine-tuning) a network that starts from ``module``'s weights.
 
@@ -230,7 +259,49 @@ def check_number(owner, name, value, low, high, *, integer=False, low_open=False
         )
 
 
-class OneShotSearcher(Searcher):
+class DataSearcher(Searcher):
+    """Base of the searchers that train networks themselves on the runner's data (``needs_data = True``).
+
+    What :class:`OneShotSearcher` and :class:`~sknas.search.morphism.MorphismSearch`
+    share: the data hook (:meth:`set_data` keeps the data, which is never
+    pickled), the architecture part of a (joint) space, and the state set
+    up by :meth:`_start_search`: the base genotype ``base_`` (the space's
+    first portfolio entry, else a random genotype), the rows recorded
+    for :meth:`~sknas.search.base.Searcher.pop_records` and the genotypes
+    already proposed.
+    """
+
+    needs_data = True
+
+    def _start_search(self):
+        """Reset the state every such search starts from (call it from ``_setup``, after validation)."""
+        portfolio = self.space_.portfolio()
+        self.base_ = portfolio[0] if portfolio else self.space_.sample(self.rng_)
+        self._proposed = set()
+        self._records = []
+        self._data = self._evaluator = self._deadline = None
+
+    def _arch_space(self):
+        return getattr(self.space_, "arch", self.space_)
+
+    def _arch_part(self, genotype):
+        if hasattr(self.space_, "arch_genotype"):
+            return self.space_.arch_genotype(genotype)
+        return genotype
+
+    def set_data(self, data, evaluator, deadline=None):
+        self._data = list(data) if isinstance(data, (list, tuple)) else [data]
+        self._evaluator = evaluator
+        self._deadline = deadline
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        for key in ("_data", "_evaluator"):  # never pickle the data (checkpoints, fitted estimators)
+            state[key] = None
+        return state
+
+
+class OneShotSearcher(DataSearcher):
     """Base of the weight-sharing searchers (see the module docstring for the protocol).
 
     Subclasses implement ``_train(supernet, data, epochs, deadline) ->
@@ -247,8 +318,16 @@ class OneShotSearcher(Searcher):
     ``space.supernet``, e.g. ``{"width_factors": (1.0,)}`` for the mlp space).
     """
 
-    needs_data = True
     DEFAULT_EPOCHS = 50
+
+    def _set_common_params(self, epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options):
+        """Store the common parameters (for the subclasses' ``__init__``, which list them)."""
+        self.epochs = epochs
+        self.time_share = time_share
+        self.arch_fraction = arch_fraction
+        self.batch_size = batch_size
+        self.one_stage = one_stage
+        self.supernet_options = supernet_options
 
     # -- setup and validation ------------------------------------------------------------
     def _setup(self):
@@ -270,25 +349,13 @@ class OneShotSearcher(Searcher):
                 f"{name} needs a space with a supernet (space='mlp' or 'cell', or a SearchSpace with "
                 f"supernet() and derive()). Got {type(arch).__name__}, which has none."
             )
-        portfolio = self.space_.portfolio()
-        self.base_ = portfolio[0] if portfolio else self.space_.sample(self.rng_)
+        self._start_search()
         self.derived_ = None
         self.alphas_ = None
         self._searched = False
-        self._proposed = set()
-        self._records = []
-        self._data = self._evaluator = self._deadline = None
 
     def _check_params(self):
         pass
-
-    def _arch_space(self):
-        return getattr(self.space_, "arch", self.space_)
-
-    def _arch_part(self, genotype):
-        if hasattr(self.space_, "arch_genotype"):
-            return self.space_.arch_genotype(genotype)
-        return genotype
 
     def _joint(self, arch_genotype):
         """The full genotype: ``arch_genotype`` plus the base genotype's other decisions."""
@@ -296,18 +363,6 @@ class OneShotSearcher(Searcher):
         merged = {k: v for k, v in self.base_.items() if k not in names}
         merged.update(arch_genotype)
         return self.space_.validate(Genotype(merged))
-
-    # -- the data hook -----------------------------------------------------------------
-    def set_data(self, data, evaluator, deadline=None):
-        self._data = list(data) if isinstance(data, (list, tuple)) else [data]
-        self._evaluator = evaluator
-        self._deadline = deadline
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        for key in ("_data", "_evaluator"):  # never pickle the data (checkpoints, fitted estimators)
-            state[key] = None
-        return state
 
     # -- ask / tell ----------------------------------------------------------------------
     def _ask(self, n):
@@ -356,6 +411,16 @@ class OneShotSearcher(Searcher):
         return self._arch_space().derive(alphas, base=self._arch_part(self.base_))
 
     # -- the search ------------------------------------------------------------------------
+    def _weight_training(self, weights, data, epochs):
+        """The shared weights' optimizer (the base genotype's) and its cosine schedule over ``epochs`` epochs.
+
+        An epoch is one pass over the weights share in batches of
+        ``batch_size`` (drawing one epoch's batches from ``self._generator``).
+        """
+        optimizer = weight_optimizer(self.space_, self.base_, weights)
+        steps_per_epoch = max(1, len(epoch_batches(len(data.weights[0]), self.batch_size, self._generator)))
+        return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+
     def _search_once(self):
         """Train the supernet, record its row, return the derived candidate(s)."""
         from ...evaluation.trainer import torch_threads

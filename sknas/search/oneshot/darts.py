@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
-from . import OneShotSearcher, check_number, epoch_batches, weight_optimizer
+from . import OneShotSearcher, check_number, epoch_batches, weight_step
 
 __all__ = ["DARTSSearch", "count_skips"]
 
@@ -121,12 +120,7 @@ class DARTSSearch(OneShotSearcher):
         self.skip_dropout = skip_dropout
         self.max_skips = max_skips
         self.warmup_epochs = warmup_epochs
-        self.epochs = epochs
-        self.time_share = time_share
-        self.arch_fraction = arch_fraction
-        self.batch_size = batch_size
-        self.one_stage = one_stage
-        self.supernet_options = supernet_options
+        self._set_common_params(epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options)
 
     def _check_params(self):
         name = type(self).__name__
@@ -202,14 +196,12 @@ class DARTSSearch(OneShotSearcher):
 
     # -- the search ----------------------------------------------------------------------
     def _train(self, supernet, data, epochs, deadline):
-        w_opt = weight_optimizer(self.space_, self.base_, supernet.weight_parameters())
+        weights = supernet.weight_parameters()
+        w_opt, scheduler = self._weight_training(weights, data, epochs)
         a_opt = torch.optim.Adam(supernet.arch_parameters(), lr=float(self.arch_lr), betas=(0.5, 0.999),
                                  weight_decay=float(self.arch_weight_decay))
         Xw, yw = data.weights
         Xa, ya = data.arch
-        steps_per_epoch = max(1, len(epoch_batches(len(Xw), self.batch_size, self._generator)))
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=epochs * steps_per_epoch)
-        weights = supernet.weight_parameters()
         curve, stop_reason, n_epochs = [], "max_epochs", 0
         arch_space = self._arch_space()
         for epoch in range(epochs):
@@ -228,13 +220,7 @@ class DARTSSearch(OneShotSearcher):
                                                        a_opt, xi))
                 w_opt.zero_grad()
                 loss = data.loss(supernet(batch[0]), batch[1])
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"the supernet's training loss became {float(loss)} at epoch {epoch + 1}")
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(weights, 5.0)
-                w_opt.step()
-                scheduler.step()
-                if deadline is not None and time.time() > deadline:
+                if weight_step(loss, weights, w_opt, scheduler, deadline, epoch):
                     timed_out = True
                     break
             n_epochs = epoch + 1

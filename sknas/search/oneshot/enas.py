@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..reinforce import _Controller
-from . import OneShotSearcher, check_number, epoch_batches, weight_optimizer
+from . import OneShotSearcher, check_number, epoch_batches, weight_step
 
 __all__ = ["ENASSearch"]
 
@@ -91,12 +91,7 @@ class ENASSearch(OneShotSearcher):
         self.entropy_weight = entropy_weight
         self.baseline_decay = baseline_decay
         self.n_candidates = n_candidates
-        self.epochs = epochs
-        self.time_share = time_share
-        self.arch_fraction = arch_fraction
-        self.batch_size = batch_size
-        self.one_stage = one_stage
-        self.supernet_options = supernet_options
+        self._set_common_params(epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options)
 
     def _check_params(self):
         name = type(self).__name__
@@ -151,11 +146,9 @@ class ENASSearch(OneShotSearcher):
         self._controller_optimizer = torch.optim.Adam(self.controller_.parameters(), lr=float(self.controller_lr))
         generator = self._generator
         weights = [p for p in supernet.weight_parameters()]
-        w_opt = weight_optimizer(self.space_, self.base_, weights)
+        w_opt, scheduler = self._weight_training(weights, data, epochs)
         Xw, yw = data.weights
         Xa, ya = data.arch
-        steps_per_epoch = max(1, len(epoch_batches(len(Xw), self.batch_size, generator)))
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=epochs * steps_per_epoch)
         curve, stop_reason, n_epochs = [], "max_epochs", 0
         timed_out = False
         for epoch in range(epochs):
@@ -165,13 +158,7 @@ class ENASSearch(OneShotSearcher):
                 supernet.use_genotype(supernet.genotype_of(values))
                 w_opt.zero_grad()
                 loss = data.loss(supernet(Xw[rows]), yw[rows])
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"a child's training loss became {float(loss)} at epoch {epoch + 1}")
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(weights, 5.0)
-                w_opt.step()
-                scheduler.step()
-                if deadline is not None and time.time() > deadline:
+                if weight_step(loss, weights, w_opt, scheduler, deadline, epoch, who="a child"):
                     timed_out = True
                     break
             losses = []

@@ -59,12 +59,7 @@ class GDASSearch(DARTSSearch):
         self.skip_dropout = skip_dropout
         self.max_skips = max_skips
         self.warmup_epochs = warmup_epochs
-        self.epochs = epochs
-        self.time_share = time_share
-        self.arch_fraction = arch_fraction
-        self.batch_size = batch_size
-        self.one_stage = one_stage
-        self.supernet_options = supernet_options
+        self._set_common_params(epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options)
 
     #: first-order gradients only (not a parameter of GDAS)
     order = "first"

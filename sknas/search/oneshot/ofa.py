@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
 
 from . import (
     OneShotSearcher,
+    check_loss,
     check_number,
     epoch_batches,
     inherited_trial,
-    weight_optimizer,
+    weight_update,
 )
 
 __all__ = ["OFASearch"]
@@ -114,12 +114,7 @@ class OFASearch(OneShotSearcher):
         self.population = population
         self.n_generations = n_generations
         self.n_children = n_children
-        self.epochs = epochs
-        self.time_share = time_share
-        self.arch_fraction = arch_fraction
-        self.batch_size = batch_size
-        self.one_stage = one_stage
-        self.supernet_options = supernet_options
+        self._set_common_params(epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options)
 
     def _check_params(self):
         name = type(self).__name__
@@ -253,11 +248,9 @@ class OFASearch(OneShotSearcher):
         generator = self._generator
         rng = np.random.default_rng(self._seed)
         weights = supernet.weight_parameters()
-        w_opt = weight_optimizer(self.space_, self.base_, weights)
+        w_opt, scheduler = self._weight_training(weights, data, epochs)
         Xw, yw = data.weights
         Xa, ya = data.arch if len(data.arch[0]) > 1 else data.weights
-        steps_per_epoch = max(1, len(epoch_batches(len(Xw), self.batch_size, generator)))
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=epochs * steps_per_epoch)
         largest, smallest = self._extreme_config(True), self._extreme_config(False)
         curve, stop_reason, n_epochs = [], "max_epochs", 0
         for epoch in range(epochs):
@@ -269,15 +262,9 @@ class OFASearch(OneShotSearcher):
                 for config in configs:
                     supernet.use_genotype(self._genotype(config))
                     loss = data.loss(supernet(Xw[rows]), yw[rows])
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(
-                            f"a sub-network's training loss became {float(loss)} at epoch {epoch + 1}"
-                        )
+                    check_loss(loss, "a sub-network", epoch)
                     (loss / len(configs)).backward()
-                torch.nn.utils.clip_grad_norm_(weights, 5.0)
-                w_opt.step()
-                scheduler.step()
-                if deadline is not None and time.time() > deadline:
+                if weight_update(weights, w_opt, scheduler, deadline):
                     timed_out = True
                     break
             n_epochs = epoch + 1

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
 
-from . import OneShotSearcher, check_number, epoch_batches, weight_optimizer
+from . import OneShotSearcher, check_number, epoch_batches, weight_step
 
 __all__ = ["ProxylessSearch", "latency_table"]
 
@@ -143,12 +142,7 @@ class ProxylessSearch(OneShotSearcher):
         self.arch_lr = arch_lr
         self.baseline_decay = baseline_decay
         self.warmup_epochs = warmup_epochs
-        self.epochs = epochs
-        self.time_share = time_share
-        self.arch_fraction = arch_fraction
-        self.batch_size = batch_size
-        self.one_stage = one_stage
-        self.supernet_options = supernet_options
+        self._set_common_params(epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options)
 
     def _check_params(self):
         name = type(self).__name__
@@ -204,13 +198,11 @@ class ProxylessSearch(OneShotSearcher):
         choices = dict(supernet.genotype_decisions())
         self.latency_table_ = {name: dict(zip(choices[name], map(float, lat))) for name, lat in table.items()}
         weights = supernet.weight_parameters()
-        w_opt = weight_optimizer(self.space_, self.base_, weights)
+        w_opt, scheduler = self._weight_training(weights, data, epochs)
         a_opt = torch.optim.Adam(supernet.arch_parameters(), lr=float(self.arch_lr), betas=(0.5, 0.999))
         Xw, yw = data.weights
         Xa, ya = data.arch
         generator = self._generator
-        steps_per_epoch = max(1, len(epoch_batches(len(Xw), self.batch_size, generator)))
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=epochs * steps_per_epoch)
         baseline, losses_seen = None, []
         curve, stop_reason, n_epochs = [], "max_epochs", 0
         for epoch in range(epochs):
@@ -240,13 +232,7 @@ class ProxylessSearch(OneShotSearcher):
                 self._sample_child(supernet)
                 w_opt.zero_grad()
                 loss = data.loss(supernet(Xw[rows]), yw[rows])
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"a child's training loss became {float(loss)} at epoch {epoch + 1}")
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(weights, 5.0)
-                w_opt.step()
-                scheduler.step()
-                if deadline is not None and time.time() > deadline:
+                if weight_step(loss, weights, w_opt, scheduler, deadline, epoch, who="a child"):
                     timed_out = True
                     break
             n_epochs = epoch + 1
