@@ -13,8 +13,10 @@ float matrix (by the preprocessing step of the pipeline) and:
 
 Behaviour is added through skorch callbacks: early stopping with best-epoch
 restore (skorch's ``EarlyStopping(load_best=True)``), a wall-clock deadline
-(:class:`Deadline`) and a guard against non-finite losses
-(:class:`FiniteLossGuard`).
+(:class:`Deadline`), a guard against non-finite losses
+(:class:`FiniteLossGuard`) and, for a genotype with ``snapshots > 1``, the
+collection of a snapshot ensemble (:class:`sknas.nn.snapshot.SnapshotCollector`;
+Huang et al. 2017, "Snapshot Ensembles: Train 1, get M for free", ICLR).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from skorch.callbacks import Callback, EarlyStopping, EpochTimer, LRScheduler, P
 from skorch.dataset import Dataset
 
 from ..nn.builders import count_parameters
+from ..nn.snapshot import SnapshotCollector, SnapshotEnsemble
 from .fidelity import LearningCurvePruner
 from .objectives import count_flops, measure_latency
 from ..prep.imbalance import resample_training
@@ -232,6 +235,11 @@ class GenotypeModule(torch.nn.Module):
 
     Keeping the recipe rather than an instance lets skorch re-initialize the
     module on each ``fit`` (true sklearn semantics) and lets ``clone`` work.
+
+    After a snapshot-ensemble training (``snapshots > 1``) ``net`` is a
+    :class:`sknas.nn.snapshot.SnapshotEnsemble` of copies of the built
+    network; :meth:`load_state_dict` reshapes a freshly built module the same
+    way when given such weights (so that :func:`sknas.io.load` rebuilds it).
     """
 
     def __init__(self, space, genotype, n_inputs, n_outputs):
@@ -242,6 +250,28 @@ class GenotypeModule(torch.nn.Module):
     def forward(self, X):
         return self.net(X)
 
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        if not isinstance(self.net, SnapshotEnsemble):
+            ensemble = SnapshotEnsemble.from_state_dict(self.net, state_dict, prefix="net.")
+            if ensemble is not None:
+                self.net = ensemble
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def _training_genotype(space, genotype):
+    return space.training_genotype(genotype) if hasattr(space, "training_genotype") else genotype
+
+
+def snapshot_count(space, genotype):
+    """``M``, the snapshots of ``genotype``'s training (1: no snapshot ensemble)."""
+    return int(_training_genotype(space, genotype).get("snapshots", 1))
+
+
+def _steps_per_epoch(n_train, batch_size):
+    """Training batches per epoch, as :class:`TensorBatchIterator` yields them (a lone trailing row is dropped)."""
+    full, rest = divmod(n_train, batch_size)
+    return max(1, full + (1 if rest > 1 or (rest == 1 and n_train == 1) else 0))
+
 
 def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_epochs=100,
              n_train=None, valid_data=None, patience=10, deadline=None, device="cpu",
@@ -251,6 +281,20 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     ``schedule_epochs`` is the horizon of the learning-rate schedule (default
     ``max_epochs``); a refit that stops at a trial's best epoch keeps the
     trial's horizon so that it follows the same learning-rate trajectory.
+
+    With ``snapshots=M > 1`` in the training genotype, the net is trained as
+    a snapshot ensemble (Huang et al. 2017, "Snapshot Ensembles: Train 1, get
+    M for free", ICLR): the genotype's ``lr_schedule`` is replaced by cosine
+    annealing with warm restarts (torch's ``CosineAnnealingWarmRestarts`` in a
+    skorch ``LRScheduler``), ``M`` equal cycles over ``max_epochs`` (here
+    ``schedule_epochs`` is ignored: the whole schedule is always trained),
+    stepped every batch when ``n_train`` is known (every epoch otherwise);
+    early stopping is off (a deadline still stops training); a
+    :class:`sknas.nn.snapshot.SnapshotCollector` keeps the weights at the end
+    of every cycle and, after training, makes the module's network the
+    average of those snapshots (mean class probabilities, or mean outputs for
+    regression). When the number of steps is not a multiple of ``M``, the
+    few steps left after the ``M``-th cycle are trained but not used.
 
     The training-time choices of the genotype's pipeline part (see
     :meth:`sknas.space.pipeline.PipelineSpace.training_options`) are wired
@@ -264,20 +308,33 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     from ..prep.imbalance import BalancedClassWeight
     from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
 
-    horizon = schedule_epochs or max_epochs
-    training = space.training_genotype(genotype) if hasattr(space, "training_genotype") else genotype
+    training = _training_genotype(space, genotype)
+    snapshots = int(training.get("snapshots", 1))
+    horizon = max_epochs if snapshots > 1 else (schedule_epochs or max_epochs)
     lr = training.get("lr", 1e-3)
     batch_size = int(training.get("batch_size", 128))
     if n_train is not None:
         batch_size = max(1, min(batch_size, n_train))
     opt_cls, opt_kwargs = OPTIMIZER_CLASSES[training.get("optimizer", "adamw")]
     callbacks = [("finite_loss", FiniteLossGuard()), ("deadline", Deadline(deadline))]
-    if valid_data is not None:
+    if valid_data is not None and snapshots == 1:
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=patience, threshold=1e-4, load_best=True, sink=_no_print,
         )))
     schedule = training.get("lr_schedule", "constant")
-    if schedule == "cosine":
+    if snapshots > 1:
+        if n_train is not None:
+            unit, cycle = "batch", max(1, horizon * _steps_per_epoch(n_train, batch_size) // snapshots)
+        else:
+            unit, cycle = "epoch", max(1, horizon // snapshots)
+        # before the deadline, which may interrupt training in the same batch
+        callbacks.insert(1, ("snapshots", SnapshotCollector(
+            snapshots, cycle, unit=unit, average="proba" if task == "classification" else "mean",
+        )))
+        callbacks.append(("lr_schedule", LRScheduler(
+            policy=torch.optim.lr_scheduler.CosineAnnealingWarmRestarts, T_0=cycle, step_every=unit,
+        )))
+    elif schedule == "cosine":
         callbacks.append(("lr_schedule", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=horizon)))
     elif schedule == "onecycle" and n_train is not None:
         steps_per_epoch = max(1, math.ceil(n_train / batch_size))
@@ -354,6 +411,7 @@ class Evaluator:
     max_params : int or None
         A hard limit on the network's parameter count: a candidate over it is
         a failed trial, found by building the network, before any training.
+        A snapshot ensemble (``snapshots=M > 1``) counts its ``M`` copies.
     keep_predictions : bool
         Return the validation predictions (for ensemble selection).
     measure_latency : bool
@@ -364,6 +422,7 @@ class Evaluator:
         Preprocessed copies of the data kept between trials (one per fold
         and preprocessing choice), so that trials sharing a preprocessing
         choice do not refit it.
+
     """
 
     def __init__(self, space, task, scorer, max_epochs=100, classes=None, preprocessing="auto",
@@ -489,7 +548,8 @@ class Evaluator:
             net.set_params(callbacks=list(net.callbacks) + [("pruner", pruner)])
         if self.max_params is not None:
             net.initialize()
-            n_params = count_parameters(net.module_)
+            # a snapshot ensemble predicts with M copies of the network: the constraint is on all of them
+            n_params = count_parameters(net.module_) * snapshot_count(self.space, genotype)
             if n_params > self.max_params:
                 raise ConstraintViolation(
                     f"n_params={n_params} exceeds the constraint params <= {self.max_params}; not trained"
@@ -512,9 +572,11 @@ class Evaluator:
         score = float(self.scorer(net, Xv, data.y_valid))
         if not math.isfinite(score):
             raise NonFiniteLossError(f"validation score is {score}")
+        # a snapshot ensemble uses its whole schedule: a refit trains as many epochs as the trial did
+        best_epoch = len(curve) if snapshot_count(self.space, genotype) > 1 else int(np.nanargmin(curve)) + 1
         result = TrialResult(
             score=score, status=status, n_params=count_parameters(net.module_), n_epochs=len(curve),
-            best_epoch=int(np.nanargmin(curve)) + 1, stop_reason=stop_reason, learning_curve=curve,
+            best_epoch=best_epoch, stop_reason=stop_reason, learning_curve=curve,
         )
         if self.keep_predictions:
             result.predictions = net.predict_proba(Xv) if self.task == "classification" else net.predict(Xv)
@@ -531,7 +593,9 @@ class Evaluator:
         """Train ``genotype`` on all of ``X, y`` for ``epochs`` epochs, without validation.
 
         Returns ``(pipeline, completed)``; ``completed`` is False when the
-        deadline stopped training before ``epochs`` epochs.
+        deadline stopped training before ``epochs`` epochs. A snapshot
+        ensemble (``snapshots > 1``) trains its ``M`` cycles over ``epochs``
+        (``schedule_epochs`` is ignored, see :func:`make_net`).
         """
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
