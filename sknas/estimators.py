@@ -190,8 +190,12 @@ class BaseAutoNAS(BaseEstimator):
         validate_data(self, X, reset=reset, skip_check_array=True)
         numeric = infer_column_kinds(frame)["numeric"]
         if numeric:
-            values = numeric_block(frame, numeric)
-            bad = np.isinf(values).any(axis=0)
+            if isinstance(out, np.ndarray) and out.dtype.kind == "f":
+                bad = np.zeros(out.shape[1], dtype=bool)
+                for start in range(0, len(out), 65536):  # no full-size temporary on large arrays
+                    bad |= np.isinf(out[start:start + 65536]).any(axis=0)
+            else:
+                bad = np.isinf(numeric_block(frame, numeric)).any(axis=0)
             if bad.any():
                 raise ValueError(
                     f"Input X contains infinity in column(s) {[c for c, b in zip(numeric, bad) if b]}; "
@@ -304,19 +308,26 @@ class BaseAutoNAS(BaseEstimator):
             runner.restore(state)
             self.searcher_ = runner.searcher
         results = runner.run(data)
+        t_search = time.time()
         self._search_state = runner.state() if self.warm_start else None
         self.data_fraction_ = data_fraction
         if runner.best_result is None:
             self.search_results_ = results.to_dict()
             raise ValueError(self._no_success_message(results, constraints))
         runner.full_fidelity_best(data)
+        t_full = time.time()
+        # The refit preprocesses all of X: free the split copies and the trials' preprocessed data first
+        # (one-shot searchers keep their own reference to the split).
+        y_valid = np.concatenate([d.y_valid for d in data]) if self.ensemble_size > 1 else None
+        del data
+        evaluator.clear_cache()
         self.best_index_ = runner.best_index
         self.best_score_ = float(runner.best_result.score)
         self.best_genotype_ = results.rows[runner.best_index]["genotype"]
         self.best_estimator_, self.refit_ = runner.refit_best(X, y)
+        t_refit = time.time()
         self.ensemble_ = None
         if self.ensemble_size > 1:
-            y_valid = np.concatenate([d.y_valid for d in data])
             built = runner.build_ensemble(self.ensemble_size, y_valid, scorer, getattr(self, "classes_", None),
                                           X, y, best_model=self.best_estimator_)
             if built is not None:
@@ -325,6 +336,9 @@ class BaseAutoNAS(BaseEstimator):
         self.n_trials_ = len(results)
         self.pareto_front_ = self._pareto_front()
         self.fit_time_ = time.time() - start
+        self.time_spent_ = {"search": t_search - start, "full_fidelity": t_full - t_search,
+                            "refit": t_refit - t_full, "ensemble": start + self.fit_time_ - t_refit,
+                            "total": self.fit_time_}
         if self.verbose:
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
@@ -548,6 +562,13 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Share of the training rows each trial used (below 1 when the data
         was too large for the budget; the winner is then retrained on all
         of it).
+    fit_time_ : float
+        Seconds the whole ``fit`` took.
+    time_spent_ : dict
+        How ``fit_time_`` divided between ``"search"`` (the trials),
+        ``"full_fidelity"`` (retraining a low-fidelity winner on all its
+        rows), ``"refit"`` (the winner on all the data) and ``"ensemble"``
+        (refitting ensemble members); see the user guide's budget page.
 
     See Also
     --------

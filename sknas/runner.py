@@ -111,6 +111,7 @@ class Runner:
         self.interrupted = False
         self._best_key = None
         self._rng = np.random.default_rng(seed)
+        self._n_folds = 1
 
     # -- the clock -----------------------------------------------------------------
     @property
@@ -156,7 +157,15 @@ class Runner:
         search_deadline = self._search_deadline()
         if search_deadline is None:
             return None
-        return min(search_deadline, time.time() + self.trial_share * self.time_budget)
+        now = time.time()
+        deadline = min(search_deadline, now + self.trial_share * self.time_budget)
+        if self.n_refit is not None and self.data_fraction >= 1.0:
+            # Leave room for this trial's own refit should it become the best: a trial of t seconds
+            # (over n_folds folds) costs about 1.3 * growth * t / n_folds to refit on all rows.
+            growth = 1.3 * self.n_refit / max(1.0, float(self.n_train)) / self._n_folds
+            room = (self.deadline - self._margin() - now) / (1.0 + growth)
+            deadline = min(deadline, now + room)
+        return deadline
 
     def _time_for_another_trial(self):
         if self.deadline is None:
@@ -199,6 +208,7 @@ class Runner:
     def run(self, data):
         """Search until the budget or the trial cap is spent; returns the SearchResults."""
         self.searcher.set_budget(max_epochs=self.evaluator.max_epochs)
+        self._n_folds = len(data) if isinstance(data, (list, tuple)) else 1
         if getattr(self.searcher, "needs_data", False):
             self.searcher.set_data(data if isinstance(data, (list, tuple)) else [data], self.evaluator,
                                    deadline=self._search_deadline())

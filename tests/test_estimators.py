@@ -321,3 +321,17 @@ def test_cuda_training_matches_the_contract(iris):
     clf = AutoNASClassifier(device="cuda", objectives=("score", "latency"), **dict(FAST, max_trials=2)).fit(X, y)
     assert clf.best_estimator_.named_steps["net"].device == "cuda"
     assert clf.score(X, y) > 0.8
+
+
+def test_time_spent_divides_the_fit_time():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    clf = AutoNASClassifier(search="random", time_budget=None, max_trials=2, max_epochs=3, random_state=0).fit(X, y)
+    parts = clf.time_spent_
+    assert set(parts) == {"search", "full_fidelity", "refit", "ensemble", "total"}
+    assert all(v >= 0 for v in parts.values())
+    assert abs(sum(v for k, v in parts.items() if k != "total") - clf.fit_time_) < 1e-6
+    assert parts["total"] == clf.fit_time_
+    assert clf.refit_ and parts["refit"] > 0  # no budget: the best is always refit
+    assert parts["search"] > parts["full_fidelity"]  # no low fidelity on 150 rows

@@ -63,3 +63,19 @@ def test_constraint_filters_the_best_trial():
         assert runner.best_result.n_params <= 2_000
     else:
         assert runner.best_result is None
+
+
+def test_a_trial_leaves_room_for_its_own_refit():
+    space = JointSpace(arch=MLPSpace(max_blocks=1), training=TrainingSpace(task="classification"))
+    # a holdout trial on 1,000 rows, refit on 1,333: the trial may use at most remaining / (1 + 1.3 * 1.333)
+    runner = make(space, time_budget=100.0, n_train=1000, n_refit=1333)
+    runner._n_folds = 1
+    left = runner._trial_deadline() - time.time()
+    assert 34.0 < left < 37.0, left
+    # without a refit to plan for, only the per-trial share (0.4 of the budget) limits it
+    runner = make(space, time_budget=100.0)
+    assert 39.0 < runner._trial_deadline() - time.time() < 40.5
+    # with 4 folds the refit costs a quarter of the trial's time per fold: the share binds again
+    runner = make(space, time_budget=100.0, n_train=1000, n_refit=1333)
+    runner._n_folds = 4
+    assert 39.0 < runner._trial_deadline() - time.time() < 40.5

@@ -38,6 +38,7 @@ from ..nn.builders import count_parameters
 from ..nn.snapshot import SnapshotCollector, SnapshotEnsemble
 from .fidelity import LearningCurvePruner
 from .objectives import count_flops, measure_latency
+from ..prep.chunked import fit_transform_bounded, transform_bounded
 from ..prep.imbalance import resample_training
 from ..prep.tabular import TabularPreprocessor
 from .trial import TrialResult
@@ -374,6 +375,10 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     return TabularRegressorNet(criterion=EnsembleMSELoss if ensemble else torch.nn.MSELoss, **common)
 
 
+def _nbytes(a):
+    return int(getattr(a, "nbytes", 0))
+
+
 @contextlib.contextmanager
 def torch_threads(n_threads):
     """Set torch's intra-op threads for the duration of a trial, then restore them."""
@@ -422,12 +427,14 @@ class Evaluator:
         Preprocessed copies of the data kept between trials (one per fold
         and preprocessing choice), so that trials sharing a preprocessing
         choice do not refit it.
-
+    cache_bytes : int
+        Most bytes those copies may take together (the newest is always
+        kept); older ones are dropped first.
     """
 
     def __init__(self, space, task, scorer, max_epochs=100, classes=None, preprocessing="auto",
                  patience=10, n_threads=1, device="cpu", keep_model=True, cache_size=6, max_params=None,
-                 keep_predictions=False, measure_latency=False, prune=False):
+                 keep_predictions=False, measure_latency=False, prune=False, cache_bytes=512 * 2**20):
         self.space = space
         self.task = task
         self.scorer = scorer
@@ -439,6 +446,7 @@ class Evaluator:
         self.device = device
         self.keep_model = keep_model
         self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
         self.max_params = max_params
         self.keep_predictions = keep_predictions
         self.measure_latency = measure_latency
@@ -461,24 +469,47 @@ class Evaluator:
         return clone(self.preprocessing)
 
     def _preprocess(self, genotype, data, data_fraction, seed):
+        """Fit the genotype's preprocessing on the training rows; returns ``prep, Xt, y_train, Xv, y_valid``.
+
+        At a data fraction below 1 (low fidelity) the trial trains on that
+        share of the training rows and is validated on the same share of the
+        validation rows (at least 2,000 of them, or all), drawn with the
+        trial's seed; such copies are not cached (each trial draws its own).
+        """
         prep = self.make_preprocessor(genotype)
         X_train, y_train = data.X_train, data.y_train
+        X_valid, y_valid = data.X_valid, data.y_valid
         if data_fraction < 1.0:
             rng = np.random.default_rng(seed)
             n = len(y_train)
             keep = np.sort(rng.choice(n, size=max(2, int(round(n * data_fraction))), replace=False))
             X_train = X_train.iloc[keep] if hasattr(X_train, "iloc") else X_train[keep]
             y_train = y_train[keep]
-        key = (repr(prep.get_params()), id(data), data_fraction, seed if data_fraction < 1.0 else None)
+            n_valid = len(y_valid)
+            m = min(n_valid, max(2000, int(round(n_valid * data_fraction))))
+            if m < n_valid:
+                keep = np.sort(rng.choice(n_valid, size=m, replace=False))
+                X_valid = X_valid.iloc[keep] if hasattr(X_valid, "iloc") else X_valid[keep]
+                y_valid = y_valid[keep]
+            Xt = fit_transform_bounded(prep, X_train, y_train, seed=seed)
+            return prep, Xt, y_train, transform_bounded(prep, X_valid), y_valid
+        key = (repr(prep.get_params()), id(data))
         if key in self._cache:
             prep, Xt, Xv = self._cache.pop(key)
         else:
-            Xt = prep.fit_transform(X_train, y_train)
-            Xv = prep.transform(data.X_valid)
+            Xt = fit_transform_bounded(prep, X_train, y_train, seed=seed)
+            Xv = transform_bounded(prep, X_valid)
         self._cache[key] = (prep, Xt, Xv)
-        while len(self._cache) > self.cache_size:  # bounded memory: drop the oldest entry
+        # bounded memory: drop the oldest entries beyond cache_size, or beyond cache_bytes in all
+        while len(self._cache) > self.cache_size or (
+                len(self._cache) > 1 and sum(_nbytes(a) + _nbytes(b) for _, a, b in self._cache.values())
+                > self.cache_bytes):
             self._cache.pop(next(iter(self._cache)))
-        return prep, Xt, y_train, Xv
+        return prep, Xt, y_train, Xv, y_valid
+
+    def clear_cache(self):
+        """Drop the preprocessed copies kept between trials (before a refit on all the data)."""
+        self._cache.clear()
 
     def evaluate(self, candidate, data, deadline=None, seed=0, incumbent_loss=None):
         """Train and score ``candidate``; never raises for a failing candidate.
@@ -532,14 +563,14 @@ class Evaluator:
 
     def _evaluate_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None):
         genotype = candidate.genotype
-        prep, Xt, y_train, Xv = self._preprocess(genotype, data, candidate.data_fraction, seed)
+        prep, Xt, y_train, Xv, y_valid = self._preprocess(genotype, data, candidate.data_fraction, seed)
         # the genotype's oversampling (if any) adds synthetic rows to the training rows only, never to Xv
         Xt, y_train = resample_training(self.space, genotype, Xt, y_train, seed)
         epochs = min(candidate.epochs or self.max_epochs, self.max_epochs)
         n_outputs = len(self.classes) if self.task == "classification" else 1
         net = make_net(
             self.space, genotype, self.task, Xt.shape[1], n_outputs, classes=self.classes,
-            max_epochs=epochs, n_train=len(Xt), valid_data=(Xv, data.y_valid), patience=self.patience,
+            max_epochs=epochs, n_train=len(Xt), valid_data=(Xv, y_valid), patience=self.patience,
             deadline=deadline, device=self.device,
         )
         pruner = None
@@ -569,7 +600,7 @@ class Evaluator:
             stop_reason = "early_stopping"
         else:
             stop_reason = "max_epochs"
-        score = float(self.scorer(net, Xv, data.y_valid))
+        score = float(self.scorer(net, Xv, y_valid))
         if not math.isfinite(score):
             raise NonFiniteLossError(f"validation score is {score}")
         # a snapshot ensemble uses its whole schedule: a refit trains as many epochs as the trial did
@@ -600,7 +631,7 @@ class Evaluator:
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             prep = self.make_preprocessor(genotype)
-            Xt = prep.fit_transform(X, y)
+            Xt = fit_transform_bounded(prep, X, y, seed=seed)
             Xt, y = resample_training(self.space, genotype, Xt, y, seed)  # training rows only, as in a trial
             n_outputs = len(self.classes) if self.task == "classification" else 1
             net = make_net(
