@@ -213,46 +213,100 @@ class Runner:
             self.searcher.set_data(data if isinstance(data, (list, tuple)) else [data], self.evaluator,
                                    deadline=self._search_deadline())
         n_workers = self._n_workers()
-        parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered") if n_workers > 1 else None
         with self._interrupt_handler():
-            while not self.interrupted:
-                if self.max_trials is not None and len(self.results) >= self.max_trials:
-                    break
-                if not self._time_for_another_trial():
-                    break
-                k = n_workers
-                if self.max_trials is not None:
-                    k = min(k, self.max_trials - len(self.results))
-                batch = self._next_candidates(k)
-                if not batch:  # the searcher has nothing left to propose
-                    break
-                seeds = [int(s) for s in self._rng.integers(2**31 - 1, size=len(batch))]
-                deadline = self._trial_deadline()
-                incumbent = self._incumbent_loss()
-                jobs = [(self.evaluator, self._scaled(c), data, deadline, s, i, incumbent)
-                        for i, ((c, _), s) in enumerate(zip(batch, seeds))]
-                if parallel is None:
-                    for job in jobs:
-                        index, result = _run_trial(*job)
-                        self._record(*batch[index], result=result)
-                    continue
-                pending = dict(enumerate(batch))
-                try:
-                    for index, result in parallel(delayed(_run_trial)(*job) for job in jobs):
-                        self._record(*pending.pop(index), result=result)
-                except Exception as exc:  # a lost worker (killed process, dask KilledWorker...)
-                    from .evaluation.trial import TrialResult
-
-                    for index in sorted(pending):
-                        self._record(*pending[index], result=TrialResult.failed(
-                            f"worker lost while running the trial: {type(exc).__name__}: {exc}"))
-                    parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
+            if n_workers > 1:
+                self._run_parallel(data, n_workers)
+            else:
+                self._run_serial(data)
         if self.interrupted:
             warnings.warn(
                 f"Search interrupted after {len(self.results)} trials; keeping the best model so far.",
                 RuntimeWarning, stacklevel=2,
             )
         return self.results
+
+    def _can_start(self, in_flight=0):
+        if self.interrupted:
+            return False
+        if self.max_trials is not None and len(self.results) + in_flight >= self.max_trials:
+            return False
+        return self._time_for_another_trial()
+
+    def _job(self, candidate, data, key):
+        seed = int(self._rng.integers(2**31 - 1))
+        return (self.evaluator, self._scaled(candidate), data, self._trial_deadline(), seed, key,
+                self._incumbent_loss())
+
+    def _run_serial(self, data):
+        while self._can_start():
+            batch = self._next_candidates(1)
+            if not batch:  # the searcher has nothing left to propose
+                break
+            _, result = _run_trial(*self._job(batch[0][0], data, 0))
+            self._record(*batch[0], result=result)
+
+    def _run_parallel(self, data, n_workers):
+        """Asynchronous trials: a worker that finishes gets the next candidate at once.
+
+        joblib pulls the next job from :meth:`_jobs` whenever a worker is free
+        (``pre_dispatch="n_jobs"``, one trial per batch), and every result is
+        told to the searcher as it arrives (``return_as="generator_unordered"``),
+        so that no worker waits for a slower trial of the same batch. A lost
+        worker (a killed process, a Dask ``KilledWorker``) fails the trials in
+        flight only; the search goes on with a new pool.
+        """
+        lock = threading.RLock()
+        while True:
+            pending = {}
+            self._jobs_error = None
+            parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered", pre_dispatch="n_jobs",
+                                batch_size=1)
+            try:
+                for key, result in parallel(self._jobs(data, pending, lock)):
+                    with lock:
+                        self._record(*pending.pop(key), result=result)
+            except KeyboardInterrupt:
+                if not self.interrupted:
+                    raise
+                self._fail_pending(pending, lock, "interrupted before the trial finished")
+                return
+            except Exception as exc:  # a lost worker (killed process, dask KilledWorker...)
+                if self._jobs_error is not None:
+                    raise self._jobs_error
+                self._fail_pending(pending, lock, f"worker lost while running the trial: {type(exc).__name__}: {exc}")
+                with lock:
+                    if self._can_start():
+                        continue
+                return
+            if self._jobs_error is not None:  # the searcher itself failed: not a trial's fault
+                raise self._jobs_error
+            return
+
+    def _jobs(self, data, pending, lock):
+        """Trials to run, proposed one at a time as workers free up (called from joblib's dispatch)."""
+        while True:
+            with lock:
+                try:
+                    if not self._can_start(in_flight=len(pending)):
+                        return
+                    batch = self._next_candidates(1)
+                    if not batch:  # the searcher has nothing left to propose
+                        return
+                    key = self._n_dispatched = getattr(self, "_n_dispatched", 0) + 1
+                    pending[key] = batch[0]
+                    job = self._job(batch[0][0], data, key)
+                except Exception as exc:  # re-raised by the consumer, once the trials in flight are told
+                    self._jobs_error = exc
+                    return
+            yield delayed(_run_trial)(*job)
+
+    def _fail_pending(self, pending, lock, message):
+        from .evaluation.trial import TrialResult
+
+        with lock:
+            for key in sorted(pending):
+                self._record(*pending[key], result=TrialResult.failed(message))
+            pending.clear()
 
     @contextlib.contextmanager
     def _interrupt_handler(self):

@@ -133,6 +133,32 @@ def test_a_lost_worker_costs_its_trial_only(iris, tmp_path):
     assert clf.search_results_["status"].count("ok") >= 4
 
 
+class SlowOnce(DieOnce):
+    """The first fit anywhere (across worker processes) sleeps; every later one is fast."""
+
+    def fit(self, X, y=None):
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+            time.sleep(6.0)
+        except FileExistsError:
+            pass
+        return self
+
+
+def test_parallel_trials_complete_asynchronously(iris, tmp_path):
+    """A slow trial does not hold back the other worker: it keeps taking new candidates meanwhile."""
+    X, y = iris
+    clf = AutoNASClassifier(max_trials=6, n_jobs=2, preprocessing=SlowOnce(str(tmp_path / "slept")),
+                            **dict(FAST, max_epochs=2))
+    clf.fit(X, y)
+    times = clf.search_results_["fit_time"]
+    slow = int(np.argmax(times))
+    assert times[slow] > 6.0
+    # batch-synchronous workers would record it among the first two trials; here the other
+    # worker finished at least three more trials while it slept
+    assert slow >= 3, times
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_dask_cluster_runs_the_trials(iris):
     distributed = pytest.importorskip("distributed")
