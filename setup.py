@@ -14,7 +14,7 @@ setup(
     long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sknas", "sknas.*"]),
-    package_data={"sknas": ["data/*.npz"]},
+    package_data={"sknas": ["data/*.npz", "data/*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "numpy>=1.24",

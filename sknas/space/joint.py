@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
+from importlib import resources
 
 from .base import SearchSpace
 from .genotype import Genotype
@@ -57,14 +60,61 @@ class JointSpace(SearchSpace):
         return self.arch.build(self.arch_genotype(genotype), n_inputs, n_outputs)
 
     def portfolio(self):
+        """The configurations every search tries first, in order.
+
+        When the architecture part is one the shipped meta-benchmark portfolio
+        was built for (``sknas/data/portfolio.json``, made by
+        ``benchmarks/build_portfolio.py`` with greedy portfolio construction,
+        Feurer et al. 2022), its entries come first, adapted to this space:
+        keys this space lacks are dropped, keys it has and an entry lacks take
+        the hand-picked default's value, and an entry that is still not a
+        valid genotype of this space (e.g. deeper than a customised
+        ``max_blocks``) is left out. Without such an entry, the product of the
+        parts' own portfolios (the hand-picked defaults) is used.
+        """
+        product = self.hand_portfolio()
+        if not product:
+            return []
+        meta = self._meta_portfolio(product[0])
+        return meta if meta else product
+
+    def hand_portfolio(self):
+        """The product of the parts' own (hand-picked) portfolios; empty when a part has none."""
         lists = [part.portfolio() for part in self._parts()]
         if any(not entries for entries in lists):
             return []
-        out = []
+        product = []
         # The architecture's entries vary fastest; other parts use their first entry first.
         for combo in itertools.product(*lists):
             merged = {}
             for g in combo:
                 merged.update(g)
-            out.append(self.validate(merged))
+            product.append(self.validate(merged))
+        return product
+
+    def _meta_portfolio(self, default):
+        shipped = _shipped_portfolio()
+        if shipped is None or type(self.arch).__name__ != shipped.get("arch"):
+            return []
+        names = {p.name for p in self.params}
+        out = []
+        for entry in shipped["entries"]:
+            merged = dict(default)
+            merged.update({k: v for k, v in entry.items() if k in names})
+            try:
+                g = self._complete(merged, None)
+            except (TypeError, ValueError):
+                continue  # not a genotype of this (customised) space
+            if g not in out:
+                out.append(g)
         return out
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_portfolio():
+    """The meta-benchmark portfolio shipped with the package, or None when it is missing."""
+    try:
+        text = resources.files("sknas").joinpath("data", "portfolio.json").read_text()
+    except FileNotFoundError:
+        return None
+    return json.loads(text)

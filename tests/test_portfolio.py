@@ -1,0 +1,78 @@
+"""Greedy portfolio construction and the shipped meta-benchmark portfolio."""
+
+import numpy as np
+import pytest
+
+from sknas.portfolio import greedy_portfolio, normalized_regret
+from sknas.space.joint import JointSpace, _shipped_portfolio
+from sknas.space.mlp import MLPSpace, ResNetSpace
+from sknas.space.pipeline import PipelineSpace
+from sknas.space.training import TrainingSpace
+
+
+def test_normalized_regret_is_zero_for_the_best_and_one_from_the_median_down():
+    scores = np.array([[0.9, 10.0], [0.8, 30.0], [0.7, 20.0], [np.nan, 25.0]])
+    r = normalized_regret(scores)
+    np.testing.assert_allclose(r[:, 0], [0.0, 1.0, 1.0, 1.0])  # median of (0.9, 0.8, 0.7) is 0.8
+    np.testing.assert_allclose(r[:, 1], [1.0, 0.0, 1.0, 5.0 / 7.5])  # best 30, median 22.5
+    with pytest.raises(ValueError, match="2-D"):
+        normalized_regret([1.0, 2.0])
+
+
+def test_greedy_construction_picks_complementary_configurations():
+    regret = np.array([
+        [0.0, 0.0, 1.0, 1.0],    # strong on the first half of the datasets
+        [1.0, 1.0, 0.0, 0.0],    # strong on the second half
+        [0.4, 0.4, 0.4, 0.4],    # the best single configuration
+        [0.45, 0.45, 0.45, 0.45],  # the second best single configuration
+    ])
+    chosen = greedy_portfolio(regret, 3)
+    assert chosen == [2, 0, 1]
+
+    def value(picks):
+        return regret[picks].min(axis=0).mean()
+
+    # greedy beats taking the k best configurations on their own (2 and 3)
+    assert value(chosen[:2]) == pytest.approx(0.2)
+    assert value([2, 3]) == pytest.approx(0.4)
+    assert value(chosen) == 0.0
+    values = [value(chosen[:k]) for k in range(1, 4)]
+    assert values == sorted(values, reverse=True)
+
+
+def test_greedy_ties_go_to_the_cheaper_candidate():
+    regret = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    assert greedy_portfolio(regret, 1, cost=[5.0, 1.0, 1.0])[0] == 1
+    assert greedy_portfolio(regret, 1)[0] == 0
+    with pytest.raises(ValueError, match="size"):
+        greedy_portfolio(regret, 0)
+
+
+def _space(task, arch=None, pipeline=True, **training):
+    return JointSpace(arch=arch if arch is not None else MLPSpace(), training=TrainingSpace(task=task, **training),
+                      pipeline=PipelineSpace(task=task) if pipeline else None)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_shipped_portfolio_comes_first_and_is_valid(task):
+    shipped = _shipped_portfolio()
+    assert shipped is not None and shipped["entries"], "sknas/data/portfolio.json is missing or empty"
+    space = _space(task)
+    entries = space.portfolio()
+    assert len(entries) >= 1
+    names = {p.name for p in space.params}
+    first = shipped["entries"][0]
+    for g in entries:
+        assert space.validate(g) == g
+    # the first entry is the shipped one, restricted to this space's keys
+    assert all(entries[0][k] == v for k, v in first.items() if k in entries[0])
+    assert set(entries[0]) <= names
+
+
+def test_a_customised_space_keeps_the_entries_it_can_hold_and_falls_back_to_its_own():
+    narrow = _space("classification", arch=MLPSpace(max_blocks=1, activations=("relu",)), pipeline=False)
+    entries = narrow.portfolio()
+    assert entries and all(g["act_0"] == "relu" for g in entries)
+    # nothing of the shipped portfolio fits a ResNet space: its hand-picked portfolio is used
+    resnet = _space("classification", arch=ResNetSpace())
+    assert resnet.portfolio() == resnet.hand_portfolio()
