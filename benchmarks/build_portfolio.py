@@ -51,6 +51,7 @@ from sknas.evaluation.trainer import Evaluator
 from sknas.portfolio import greedy_portfolio, normalized_regret
 from sknas.evaluation.trial import TrialData
 from sknas.search.base import Candidate
+from sknas.space.mlp import chain_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_JSON = ROOT / "sknas" / "data" / "portfolio.json"
@@ -152,26 +153,17 @@ def evaluate(genotype, name, max_epochs, trial_limit):
             "error": result.error or ("" if ok else "over the time limit")}
 
 
-def _blocks(n, width, act="silu", norm="none", dropout=0.15):
-    g = {"n_blocks": n}
-    for i in range(n):
-        g.update({f"width_{i}": width, f"act_{i}": act, f"norm_{i}": norm, f"dropout_{i}": dropout})
-        if i > 0:
-            g[f"skip_{i}"] = "none"
-    return g
-
-
 # Settings recommended in the tabular deep-learning literature, as changes of the first hand-picked entry.
 LITERATURE = [
     {"snapshots": 3},  # snapshot ensemble (Huang et al. 2017)
-    {"feature_scale": True, "scaler": "robust", "clip": "smooth", **_blocks(3, 256, "selu", dropout=0.15)},  # RealMLP
+    {"feature_scale": True, "scaler": "robust", "clip": "smooth", **chain_blocks(3, 256, "selu", dropout=0.15)},  # RealMLP
     {"ensemble_k": 8},  # TabM without embeddings (Gorishniy et al. 2025)
-    {"embedding": "ple", "embedding_dim": 16, "ensemble_k": 8, **_blocks(3, 256, dropout=0.1)},  # TabM + PLE
+    {"embedding": "ple", "embedding_dim": 16, "ensemble_k": 8, **chain_blocks(3, 256, dropout=0.1)},  # TabM + PLE
     {"embedding": "plr", "embedding_dim": 16, "embedding_sigma": 0.1},  # MLP-PLR (Gorishniy et al. 2022)
-    {**_blocks(2, 512, "relu", "batch", 0.1)},  # the former second portfolio entry
-    {**_blocks(4, 256, dropout=0.2), "lr": 3e-3, "batch_size": 256, "lr_schedule": "onecycle"},
-    {**_blocks(1, 512, dropout=0.1), "weight_decay": 1e-4},
-    {**_blocks(3, 128, "gelu", "layer", 0.1), "optimizer": "radam", "label_smoothing": 0.1},
+    {**chain_blocks(2, 512, "relu", "batch", 0.1)},  # the former second portfolio entry
+    {**chain_blocks(4, 256, dropout=0.2), "lr": 3e-3, "batch_size": 256, "lr_schedule": "onecycle"},
+    {**chain_blocks(1, 512, dropout=0.1), "weight_decay": 1e-4},
+    {**chain_blocks(3, 128, "gelu", "layer", 0.1), "optimizer": "radam", "label_smoothing": 0.1},
     {"augment": "mixup", "augment_strength": 0.2},
     {"select": "f_test", "select_k": 32},
 ]

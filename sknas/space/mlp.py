@@ -16,6 +16,16 @@ from .params import Categorical, Float, Int
 __all__ = ["MLPSpace", "ResNetSpace"]
 
 
+def chain_blocks(n, width, act="silu", norm="none", dropout=0.15):
+    """The keys of a plain chain of ``n`` equal dense blocks (no skips) in :class:`MLPSpace`'s naming."""
+    g = {"n_blocks": n}
+    for i in range(n):
+        g.update({f"width_{i}": width, f"act_{i}": act, f"norm_{i}": norm, f"dropout_{i}": dropout})
+        if i > 0:
+            g[f"skip_{i}"] = "none"
+    return g
+
+
 class MLPSpace(SearchSpace):
     """Entire-structure search space of dense networks (the survey's chain and DAG spaces).
 
@@ -143,11 +153,9 @@ class MLPSpace(SearchSpace):
             act = act if act in self.activations else self.activations[0]
             norm = norm if norm in self.norms else self.norms[0]
             dropout = min(dropout, self.max_dropout)
-            g.update({"n_blocks": n} if self.max_blocks > 1 else {})
-            for i in range(n):
-                g.update({f"width_{i}": width, f"act_{i}": act, f"norm_{i}": norm, f"dropout_{i}": dropout})
-                if i > 0:
-                    g[f"skip_{i}"] = "none"
+            g.update(chain_blocks(n, width, act, norm, dropout))
+            if self.max_blocks == 1:
+                del g["n_blocks"]  # a one-block space has no depth decision
             return g
 
         candidates = [
