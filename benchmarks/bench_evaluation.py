@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn import datasets
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from sknas import AutoNASClassifier, AutoNASRegressor
@@ -54,36 +56,43 @@ def time_to_reach(t, best, share=0.005):
     return float(t[np.argmax(best >= target)])
 
 
+def fit_one(name, seed, label, params, time_budget):
+    warnings.filterwarnings("ignore")
+    task, loader = DATASETS[name]
+    X, y = loader(return_X_y=True)
+    Est = AutoNASClassifier if task == "classification" else AutoNASRegressor
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed)
+    est = Est(time_budget=time_budget, random_state=seed, **params).fit(X_tr, y_tr)
+    t, best = anytime(est.search_results_)
+    statuses = pd.Series(est.search_results_["status"]).value_counts().to_dict()
+    single = (est.best_estimator_.score(X_te, y_te) if task == "classification"
+              else r2_score(y_te, est.best_estimator_.predict(X_te)))
+    row = {
+        "dataset": name, "seed": seed, "config": label, "test": est.score(X_te, y_te),
+        "test_single_best": single, "trials": est.n_trials_, "pruned": statuses.get("pruned", 0),
+        "best_valid": best[-1], "time_to_0.5%": time_to_reach(t, best), "fit_time": est.fit_time_,
+    }
+    print(row, flush=True)
+    return row, (t, best)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--time-budget", type=float, default=30.0)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--n-jobs", type=int, default=1, help="fits run side by side (each uses 1 core)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "evaluation"))
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    rows, curves = [], {}
-    for name in args.datasets:
-        task, loader = DATASETS[name]
-        X, y = loader(return_X_y=True)
-        Est = AutoNASClassifier if task == "classification" else AutoNASRegressor
-        for seed in range(args.seeds):
-            X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed)
-            configs = dict(CONFIGS)
-            configs["tpe, ensemble_size=5"] = dict(search="tpe", ensemble_size=5)
-            for label, params in configs.items():
-                est = Est(time_budget=args.time_budget, random_state=seed, **params).fit(X_tr, y_tr)
-                t, best = anytime(est.search_results_)
-                curves[(name, seed, label)] = (t, best)
-                statuses = pd.Series(est.search_results_["status"]).value_counts().to_dict()
-                single = est.best_estimator_.score(X_te, y_te) if task == "classification" else \
-                    __import__("sklearn.metrics", fromlist=["r2_score"]).r2_score(y_te, est.best_estimator_.predict(X_te))
-                rows.append({
-                    "dataset": name, "seed": seed, "config": label, "test": est.score(X_te, y_te),
-                    "test_single_best": single, "trials": est.n_trials_, "pruned": statuses.get("pruned", 0),
-                    "best_valid": best[-1], "time_to_0.5%": time_to_reach(t, best),
-                })
-                print(rows[-1], flush=True)
+    configs = dict(CONFIGS)
+    configs["tpe, ensemble_size=5"] = dict(search="tpe", ensemble_size=5)
+    jobs = [(name, seed, label) for name in args.datasets for seed in range(args.seeds) for label in configs]
+    # each fit uses one core (n_jobs=1, one torch thread): --n-jobs 2 runs two side by side on 2 cores
+    out = Parallel(n_jobs=args.n_jobs)(delayed(fit_one)(name, seed, label, configs[label], args.time_budget)
+                                       for name, seed, label in jobs)
+    rows = [row for row, _ in out]
+    curves = {(r["dataset"], r["seed"], r["config"]): curve for r, curve in out}
     frame = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out + ".csv", index=False)
@@ -92,7 +101,7 @@ def main():
     ens = frame[frame["config"].isin(["tpe, ensemble_size=5"])].groupby("dataset")[["test", "test_single_best"]].mean()
     ens["ensemble >= single"] = ens["test"] >= ens["test_single_best"]
     text = (f"# Evaluation strategies\n\n`python benchmarks/bench_evaluation.py --time-budget {args.time_budget:g} "
-            f"--seeds {args.seeds}`\n\nMeans over datasets {', '.join(args.datasets)} and {args.seeds} splits.\n\n"
+            f"--seeds {args.seeds} --n-jobs {args.n_jobs}`\n\nMeans over datasets {', '.join(args.datasets)} and {args.seeds} splits.\n\n"
             f"{table.to_markdown(floatfmt='.4f')}\n\n## Ensemble of 5 vs single best (test)\n\n"
             f"{ens.to_markdown(floatfmt='.4f')}\n")
     Path(args.out + ".md").write_text(text)
