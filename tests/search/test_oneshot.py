@@ -251,7 +251,8 @@ def table():
     return make_classification(n_samples=1100, n_features=8, n_informative=5, random_state=0)
 
 
-TINY = {"time_budget": None, "max_trials": 4, "max_epochs": 3, "random_state": 0}
+N_PORTFOLIO = 4  # entries of the default space's shipped portfolio (sknas/data/portfolio.json)
+TINY = {"time_budget": None, "max_trials": N_PORTFOLIO + 2, "max_epochs": 3, "random_state": 0}
 
 
 @pytest.mark.parametrize("search, space", [("darts", "mlp"), ("darts", "cell"), ("gdas", "mlp"), ("enas", "cell")])
@@ -259,10 +260,12 @@ def test_estimator_records_the_supernet_and_retrains_the_derived_genotype(table,
     X, y = table
     clf = AutoNASClassifier(search=search, space=space, **TINY).fit(X, y)
     res = pd.DataFrame(clf.search_results_)
-    assert list(res["source"]) == ["portfolio", "portfolio", "supernet", "searcher"]
+    n = len(clf.space_.portfolio())
+    # the space's portfolio (4 shipped entries for "mlp", the cell space's own 2), then the supernet and its derivation
+    assert list(res["source"][:n + 2]) == ["portfolio"] * n + ["supernet", "searcher"]
     assert (res["status"] == "ok").all()
-    assert res["genotype"][2] == res["genotype"][3] == clf.searcher_.derived_
-    assert res["data_fraction"][2] == 0.5 and res["fit_time"][2] > 0
+    assert res["genotype"][n] == res["genotype"][n + 1] == clf.searcher_.derived_
+    assert res["data_fraction"][n] == 0.5 and res["fit_time"][n] > 0
     assert clf.score(X, y) > 0.7
     assert clf.searcher_._data is None
 
@@ -271,10 +274,10 @@ def test_estimator_with_morphism_and_one_stage(table):
     X, y = table
     clf = AutoNASClassifier(search=MorphismSearch(n_steps=1, n_neighbours=2, child_epochs=1), **TINY).fit(X, y)
     # the climb stops one row short of max_trials (the runner passes the rows left through set_budget)
-    assert list(clf.search_results_["source"]) == ["portfolio"] * 2 + ["morphism"] + ["searcher"]
+    assert list(clf.search_results_["source"]) == ["portfolio"] * N_PORTFOLIO + ["morphism"] + ["searcher"]
     assert clf.n_trials_ == TINY["max_trials"]
     clf = AutoNASClassifier(search=DARTSSearch(one_stage=True), **TINY).fit(X, y)
-    assert list(clf.search_results_["source"]) == ["portfolio"] * 2 + ["supernet", "one_stage", "searcher"]
+    assert list(clf.search_results_["source"]) == ["portfolio"] * N_PORTFOLIO + ["supernet", "one_stage", "searcher"]
     assert clf.score(X, y) > 0.7
 
 
