@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import math
 import signal
 import statistics
@@ -284,6 +285,7 @@ class Runner:
 
     def _jobs(self, data, pending, lock):
         """Trials to run, proposed one at a time as workers free up (called from joblib's dispatch)."""
+        keys = itertools.count(1)
         while True:
             with lock:
                 try:
@@ -292,7 +294,7 @@ class Runner:
                     batch = self._next_candidates(1)
                     if not batch:  # the searcher has nothing left to propose
                         return
-                    key = self._n_dispatched = getattr(self, "_n_dispatched", 0) + 1
+                    key = next(keys)
                     pending[key] = batch[0]
                     job = self._job(batch[0][0], data, key)
                 except Exception as exc:  # re-raised by the consumer, once the trials in flight are told
