@@ -110,6 +110,7 @@ class Runner:
         self.best_result = None
         self.library = []  # (trial, score, predictions, model) of the best trials
         self.interrupted = False
+        self._interruptible = False
         self._best_key = None
         self._rng = np.random.default_rng(seed)
         self._n_folds = 1
@@ -238,12 +239,29 @@ class Runner:
         return (self.evaluator, self._scaled(candidate), data, self._trial_deadline(), seed, key,
                 self._incumbent_loss())
 
+    @contextlib.contextmanager
+    def _waiting_for_trials(self):
+        """While inside, a first Ctrl-C raises ``KeyboardInterrupt`` (ending the trial); outside, it only stops the loop."""
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
+
     def _run_serial(self, data):
         while self._can_start():
             batch = self._next_candidates(1)
             if not batch:  # the searcher has nothing left to propose
                 break
-            _, result = _run_trial(*self._job(batch[0][0], data, 0))
+            job = self._job(batch[0][0], data, 0)
+            try:
+                with self._waiting_for_trials():
+                    _, result = _run_trial(*job)
+            except KeyboardInterrupt:  # raised outside skorch's training loop (preprocessing, scoring...)
+                if not self.interrupted:
+                    raise
+                self._record(*batch[0], result=self._failed("interrupted before the trial finished"))
+                return
             self._record(*batch[0], result=result)
 
     def _run_parallel(self, data, n_workers):
@@ -262,8 +280,14 @@ class Runner:
             self._jobs_error = None
             parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered", pre_dispatch="n_jobs",
                                 batch_size=1)
+            results = iter(parallel(self._jobs(data, pending, lock)))
             try:
-                for key, result in parallel(self._jobs(data, pending, lock)):
+                while True:
+                    with self._waiting_for_trials():
+                        item = next(results, None)
+                    if item is None:
+                        break
+                    key, result = item
                     with lock:
                         self._record(*pending.pop(key), result=result)
             except KeyboardInterrupt:
@@ -302,12 +326,16 @@ class Runner:
                     return
             yield delayed(_run_trial)(*job)
 
-    def _fail_pending(self, pending, lock, message):
+    @staticmethod
+    def _failed(message):
         from .evaluation.trial import TrialResult
 
+        return TrialResult.failed(message)
+
+    def _fail_pending(self, pending, lock, message):
         with lock:
             for key in sorted(pending):
-                self._record(*pending[key], result=TrialResult.failed(message))
+                self._record(*pending[key], result=self._failed(message))
             pending.clear()
 
     @contextlib.contextmanager
@@ -321,8 +349,11 @@ class Runner:
             if self.interrupted:
                 raise SearchAborted("search aborted by a second interrupt")
             self.interrupted = True
-            # skorch ends the trial's training on KeyboardInterrupt; the loop then stops.
-            raise KeyboardInterrupt
+            # While a trial runs, skorch ends its training on KeyboardInterrupt and the loop
+            # then stops. Elsewhere (recording a result, asking the searcher) the flag alone
+            # stops the loop: raising there would leave a half-recorded trial.
+            if self._interruptible:
+                raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGINT, handler)
         try:

@@ -95,6 +95,30 @@ def test_ctrl_c_stops_the_search_and_keeps_the_best(iris):
     assert clf.score(X, y) > 0.5
 
 
+def test_ctrl_c_outside_the_training_loop_keeps_the_best(iris):
+    """An interrupt that lands while the trial scores (not in skorch's epoch loop) still stops cleanly."""
+    X, y = iris
+    calls = []
+    interrupt_at = [None]
+
+    def scorer(est, X_, y_):
+        calls.append(1)
+        if len(calls) == interrupt_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+        return float(np.mean(est.predict(X_) == y_))
+
+    params = dict(FAST, max_epochs=3, scoring=scorer)
+    AutoNASClassifier(max_trials=1, **params).fit(X, y)
+    interrupt_at[0] = len(calls) + 1  # the first scoring call of the second trial
+    calls.clear()
+    clf = AutoNASClassifier(max_trials=5, **params)
+    with pytest.warns(RuntimeWarning, match="interrupted after 2 trials"):
+        clf.fit(X, y)
+    assert clf.search_results_["status"] == ["ok", "failed"]
+    assert clf.search_results_["error"][1] == "interrupted before the trial finished"
+    assert clf.score(X, y) > 0.5
+
+
 class DieOnce:
     """A scaler whose first fit kills its worker process (as an OOM kill would)."""
 
