@@ -371,9 +371,11 @@ class Runner:
             self.searcher.tell(candidate, told)
         trial = self.results.add(self._scaled(candidate), result, source)
         score = result_score(result)
+        # a trial the deadline cut short of its cross-validation folds is scored on fewer rows:
+        # a noisier, lower-fidelity estimate (and it has no validation predictions for an ensemble)
         full_fidelity = candidate.data_fraction == 1.0 and (
             candidate.epochs is None or candidate.epochs >= self.evaluator.max_epochs
-        )
+        ) and result.n_folds >= self._n_folds
         if score is not None and (self.accept is None or self.accept(result)):
             # Full-fidelity trials always rank above low-fidelity ones; ties keep the earliest.
             key = (full_fidelity, score)
@@ -479,11 +481,16 @@ class Runner:
 
         ``best_model`` (the final model of the best trial, possibly already
         refit) is reused for that member. Returns ``(ensemble, members,
-        weights)`` or ``None`` when fewer than two trials are in the library.
+        weights)`` or ``None`` when fewer than two trials are in the library
+        or the best trial is not among them.
         """
         from .ensemble import EnsembleClassifier, EnsembleRegressor, ensemble_selection
 
         if len(self.library) < 2:
+            return None
+        if all(entry[0] != self.best_index for entry in self.library):
+            # the best trial has no validation predictions to weigh (a full-fidelity retrain
+            # replaced it): an ensemble without it could only be worse than it on validation
             return None
         predictions = [entry[2] for entry in self.library]
         picks, _ = ensemble_selection(predictions, y_valid, scorer, size, classes)

@@ -79,3 +79,33 @@ def test_a_trial_leaves_room_for_its_own_refit():
     runner = make(space, time_budget=100.0, n_train=1000, n_refit=1333)
     runner._n_folds = 4
     assert 39.0 < runner._trial_deadline() - time.time() < 40.5
+
+
+def test_a_trial_cut_short_of_its_folds_ranks_below_complete_ones():
+    """A deadline-cut cross-validation trial is scored on fewer rows: it cannot displace a complete one."""
+    from sknas.evaluation.trial import TrialResult
+    from sknas.search.base import Candidate
+
+    space = JointSpace(MLPSpace(max_blocks=2), TrainingSpace())
+    runner = make(space, max_trials=10, library_size=5)
+    runner._n_folds = 3
+    rng = np.random.default_rng(0)
+    genotypes = [space.sample(rng) for _ in range(3)]
+    preds = np.full((6, 2), 0.5)
+    complete = TrialResult(score=0.80, n_folds=3, predictions=preds)
+    partial = TrialResult(score=0.95, n_folds=1)  # one fold of three before the deadline
+    runner._record(Candidate(genotypes[0]), "searcher", complete)
+    runner._record(Candidate(genotypes[1]), "searcher", partial)
+    assert runner.best_index == 0
+    assert [entry[0] for entry in runner.library] == [0]
+    # on its own, a partial trial is still better than nothing
+    alone = make(space, max_trials=10)
+    alone._n_folds = 3
+    alone._record(Candidate(genotypes[1]), "searcher", TrialResult(score=0.95, n_folds=1))
+    assert alone.best_index == 0 and alone.best_result.score == 0.95
+    # an ensemble is only built over a library that holds the best trial
+    runner._record(Candidate(genotypes[2]), "searcher", TrialResult(score=0.70, n_folds=3, predictions=preds))
+    y = np.array([0, 1, 0, 1, 0, 1])
+    assert len(runner.library) == 2
+    runner.best_index = 1  # e.g. replaced by a full-fidelity retrain that has no validation predictions
+    assert runner.build_ensemble(3, y, get_scorer("accuracy"), np.array([0, 1]), None, None) is None
