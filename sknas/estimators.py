@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d, validate_data
@@ -222,7 +222,6 @@ class BaseAutoNAS(BaseEstimator):
         n = len(y)
         if n < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 samples; got n_samples = {n}.")
-        take = (lambda idx: X.iloc[idx]) if hasattr(X, "iloc") else (lambda idx: X[idx])
         n_valid = max(1, int(round(self.validation_fraction * n)))
         stratified = False
         if self._task == "classification":
@@ -238,7 +237,7 @@ class BaseAutoNAS(BaseEstimator):
         else:
             splits = [train_test_split(np.arange(n), test_size=n_valid, random_state=seed,
                                        stratify=y if stratified else None)]
-        return [TrialData(take(tr), y[tr], take(va), y[va]) for tr, va in splits]
+        return [TrialData(_safe_indexing(X, tr), y[tr], _safe_indexing(X, va), y[va]) for tr, va in splits]
 
     # -- fit -------------------------------------------------------------------------
     def _build_space(self):

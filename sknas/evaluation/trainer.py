@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring
 from skorch.dataset import Dataset
@@ -483,13 +484,13 @@ class Evaluator:
             rng = np.random.default_rng(seed)
             n = len(y_train)
             keep = np.sort(rng.choice(n, size=max(2, int(round(n * data_fraction))), replace=False))
-            X_train = X_train.iloc[keep] if hasattr(X_train, "iloc") else X_train[keep]
+            X_train = _safe_indexing(X_train, keep)
             y_train = y_train[keep]
             n_valid = len(y_valid)
             m = min(n_valid, max(2000, int(round(n_valid * data_fraction))))
             if m < n_valid:
                 keep = np.sort(rng.choice(n_valid, size=m, replace=False))
-                X_valid = X_valid.iloc[keep] if hasattr(X_valid, "iloc") else X_valid[keep]
+                X_valid = _safe_indexing(X_valid, keep)
                 y_valid = y_valid[keep]
             Xt = fit_transform_bounded(prep, X_train, y_train, seed=seed)
             return prep, Xt, y_train, transform_bounded(prep, X_valid), y_valid

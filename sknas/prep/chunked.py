@@ -16,15 +16,12 @@ result.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils import _safe_indexing
 
 __all__ = ["fit_transform_bounded", "transform_bounded", "MAX_FIT_ROWS", "CHUNK_ROWS"]
 
 MAX_FIT_ROWS = 50_000
 CHUNK_ROWS = 25_000
-
-
-def _rows(X, idx):
-    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
 
 
 def _n_rows(X):
@@ -48,7 +45,7 @@ def transform_bounded(prep, X, chunk_rows=CHUNK_ROWS, out=None, skip=None):
     for start in range(0, len(rows), chunk_rows):
         idx = rows[start:start + chunk_rows]
         contiguous = idx[-1] - idx[0] + 1 == len(idx)
-        part = X[idx[0]:idx[-1] + 1] if contiguous and not hasattr(X, "iloc") else _rows(X, idx)
+        part = X[idx[0]:idx[-1] + 1] if contiguous and not hasattr(X, "iloc") else _safe_indexing(X, idx)
         values = np.asarray(prep.transform(part), dtype=np.float32)
         if out is None:
             out = np.empty((n, values.shape[1]), dtype=np.float32)
@@ -73,7 +70,7 @@ def fit_transform_bounded(prep, X, y=None, max_fit_rows=MAX_FIT_ROWS, chunk_rows
     rng = np.random.default_rng(seed)
     fit_idx = np.sort(rng.choice(n, size=max_fit_rows, replace=False))
     y_fit = None if y is None else np.asarray(y)[fit_idx]
-    fitted = np.asarray(prep.fit_transform(_rows(X, fit_idx), y_fit), dtype=np.float32)
+    fitted = np.asarray(prep.fit_transform(_safe_indexing(X, fit_idx), y_fit), dtype=np.float32)
     out = np.empty((n, fitted.shape[1]), dtype=np.float32)
     out[fit_idx] = fitted
     del fitted

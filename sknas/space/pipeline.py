@@ -3,24 +3,24 @@
 A pipeline genotype chooses, for one trial, how raw data becomes the
 network's input and how that input is augmented during training:
 
-==================  ============================================  ==============================
-parameter           choices                                       active when
-==================  ============================================  ==============================
-``scaler``          standard, quantile, robust, power             always
-``clip``            none, winsorize, smooth                       scaler is not quantile
-``encoder``         onehot, target, ordinal                       always
-``select``          none, variance, mutual_info, f_test, l1       always
-``select_k``        2 .. 256 columns (log)                        select is mutual_info / f_test
-``select_c``        0.01 .. 1 (log), inverse L1 strength          select is l1
-``construct``       none, poly, spline                            always
-``construct_top``   2 .. 16 top columns (log)                     construct is not none
-``extract``         none, pca, svd, nystroem                      always
-``extract_dim``     4 .. 128 components (log)                     extract is not none
-``augment``         none, mixup, noise, corrupt                   always
-``augment_strength``  0.05 .. 0.5 (log)                           augment is not none
-``class_weight``    none, balanced                                classification
-``oversample``      none, smote, borderline_smote, adasyn         classification, when allowed
-==================  ============================================  ==============================
+====================  ============================================  ==============================
+parameter             choices                                       active when
+====================  ============================================  ==============================
+``scaler``            standard, quantile, robust, power             always
+``clip``              none, winsorize, smooth                       scaler is not quantile
+``encoder``           onehot, target, ordinal                       always
+``select``            none, variance, mutual_info, f_test, l1       always
+``select_k``          2 .. 256 columns (log)                        select is mutual_info / f_test
+``select_c``          0.01 .. 1 (log), inverse L1 strength          select is l1
+``construct``         none, poly, spline                            always
+``construct_top``     2 .. 16 top columns (log)                     construct is not none
+``extract``           none, pca, svd, nystroem                      always
+``extract_dim``       4 .. 128 components (log)                     extract is not none
+``augment``           none, mixup, noise, corrupt                   always
+``augment_strength``  0.05 .. 0.5 (log)                             augment is not none
+``class_weight``      none, balanced                                classification
+``oversample``        none, smote, borderline_smote, adasyn         classification, when allowed
+====================  ============================================  ==============================
 
 A parameter with a single allowed choice is left out of the genotype (its
 one value is used). :meth:`PipelineSpace.build` turns the data choices into
