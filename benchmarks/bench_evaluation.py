@@ -20,6 +20,7 @@ Writes benchmarks/results/evaluation.md (+ .csv) and evaluation.png.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
@@ -39,6 +40,11 @@ DATASETS = {
     "wine": ("classification", datasets.load_wine),
     "iris": ("classification", datasets.load_iris),
     "diabetes": ("regression", datasets.load_diabetes),
+}
+# not run by default: a made table large enough that a trial costs seconds (where pruning can pay)
+EXTRA = {
+    "synthetic_20k": ("classification", lambda return_X_y=True: datasets.make_classification(
+        n_samples=20_000, n_features=40, n_informative=12, n_redundant=8, flip_y=0.05, random_state=0)),
 }
 
 CONFIGS = {
@@ -70,7 +76,7 @@ def time_to_score(t, best, target, share=0.005):
 
 def fit_one(name, seed, label, params, time_budget):
     warnings.filterwarnings("ignore")
-    task, loader = DATASETS[name]
+    task, loader = {**DATASETS, **EXTRA}[name]
     X, y = loader(return_X_y=True)
     Est = AutoNASClassifier if task == "classification" else AutoNASRegressor
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed)
@@ -92,13 +98,21 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--time-budget", type=float, default=30.0)
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS) + list(EXTRA))
+    parser.add_argument("--configs", nargs="+", default=None,
+                        help="a subset of the search configurations (plain tpe is always run)")
+    parser.add_argument("--no-ensemble", action="store_true", help="skip the ensemble_size=5 comparison")
     parser.add_argument("--n-jobs", type=int, default=1, help="fits run side by side (each uses 1 core)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "evaluation"))
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    configs = dict(CONFIGS)
-    configs["tpe, ensemble_size=5"] = dict(search="tpe", ensemble_size=5)
+    chosen = ["tpe"] + [c for c in (args.configs or CONFIGS) if c != "tpe"]
+    unknown = set(chosen) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown configs {sorted(unknown)}; choose from {list(CONFIGS)}")
+    configs = {label: CONFIGS[label] for label in chosen}
+    if not args.no_ensemble:
+        configs["tpe, ensemble_size=5"] = dict(search="tpe", ensemble_size=5)
     jobs = [(name, seed, label) for name in args.datasets for seed in range(args.seeds) for label in configs]
     # each fit uses one core (n_jobs=1, one torch thread): --n-jobs 2 runs two side by side on 2 cores
     out = Parallel(n_jobs=args.n_jobs)(delayed(fit_one)(name, seed, label, configs[label], args.time_budget)
@@ -125,10 +139,11 @@ def main():
     ens_rows = frame[frame["config"] == "tpe, ensemble_size=5"]
     ens["splits ensemble >= single"] = (ens_rows["test"] >= ens_rows["test_single_best"]).groupby(
         ens_rows["dataset"]).mean()
-    text = (f"# Evaluation strategies\n\n`python benchmarks/bench_evaluation.py --time-budget {args.time_budget:g} "
-            f"--seeds {args.seeds} --n-jobs {args.n_jobs}`\n\nMeans over datasets {', '.join(args.datasets)} and {args.seeds} splits.\n\n"
-            f"{table.to_markdown(floatfmt='.4f')}\n\n## Ensemble of 5 vs single best (test)\n\n"
-            f"{ens.to_markdown(floatfmt='.4f')}\n")
+    command = " ".join(["python benchmarks/bench_evaluation.py"] + [a for a in sys.argv[1:]])
+    text = (f"# Evaluation strategies\n\n`{command}`\n\nMeans over datasets {', '.join(args.datasets)} "
+            f"and {args.seeds} splits.\n\n{table.to_markdown(floatfmt='.4f')}\n")
+    if not args.no_ensemble:
+        text += f"\n## Ensemble of 5 vs single best (test)\n\n{ens.to_markdown(floatfmt='.4f')}\n"
     Path(args.out + ".md").write_text(text)
     print(text)
     try:
@@ -140,7 +155,7 @@ def main():
         return
     fig, axes = plt.subplots(1, len(args.datasets), figsize=(4 * len(args.datasets), 3.2), squeeze=False)
     for ax, name in zip(axes[0], args.datasets):
-        for label in CONFIGS:
+        for label in chosen:
             t, best = curves[(name, 0, label)]
             ax.step(t, best, where="post", label=label)
         ax.set_title(name)

@@ -204,7 +204,8 @@ class Runner:
     def _incumbent_loss(self):
         if not getattr(self.evaluator, "prune", False) or self.best_result is None:
             return None
-        curve = self.best_result.learning_curve
+        # the comparable loss (no label smoothing, no class weights) that the pruner monitors
+        curve = getattr(self.best_result, "plain_curve", None)
         return float(min(curve)) if curve else None
 
     def run(self, data):

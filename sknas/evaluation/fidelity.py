@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from skorch.callbacks import Callback
 
-__all__ = ["LearningCurvePruner", "extrapolate_best_loss", "plan_data_fraction"]
+__all__ = ["LearningCurvePruner", "PlainValidLoss", "extrapolate_best_loss", "plan_data_fraction"]
 
 
 def _pow3(t, a, b, c):
@@ -64,11 +64,51 @@ def extrapolate_best_loss(curve, horizon):
     return min(predictions)
 
 
+class PlainValidLoss(Callback):
+    """Record ``valid_plain_loss``: the validation loss every trial shares.
+
+    A trial's ``valid_loss`` uses its own criterion: label smoothing raises
+    the cross-entropy's floor (to about 0.5 nats for 10 classes and 0.1
+    smoothing) and balanced class weights reweigh it, so two trials'
+    ``valid_loss`` do not compare, and a pruner reading it would stop every
+    smoothed trial against an unsmoothed incumbent. This callback computes
+    the plain mean cross-entropy (classification; members averaged for a
+    TabM network's ``(n, k, C)`` logits, as in training) or mean squared
+    error (regression) from the validation batches' outputs, with no extra
+    forward pass.
+    """
+
+    def __init__(self, task="classification"):
+        self.task = task
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._total, self._count = 0.0, 0
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        if training or y_pred is None or batch is None:
+            return
+        from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
+
+        y = batch[1]
+        if y is None:
+            return
+        y = y.to(y_pred.device)
+        loss = EnsembleCrossEntropyLoss() if self.task == "classification" else EnsembleMSELoss()
+        n = len(y)
+        self._total += float(loss(y_pred.float(), y if self.task == "classification" else y.float())) * n
+        self._count += n
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._count:
+            net.history.record("valid_plain_loss", self._total / self._count)
+
+
 class LearningCurvePruner(Callback):
     """Stop a trial whose extrapolated validation loss cannot beat the incumbent.
 
     After ``min_epochs`` epochs, and every ``every`` epochs after that, the
-    validation-loss curve is extrapolated to ``horizon`` epochs with
+    validation-loss curve (history key ``monitor``; the evaluator uses the
+    comparable ``valid_plain_loss`` of :class:`PlainValidLoss`) is extrapolated to ``horizon`` epochs with
     :func:`extrapolate_best_loss`; when even that optimistic value is worse
     than ``incumbent_loss`` by more than ``tolerance`` (relative), training
     stops (the skorch way, by ``KeyboardInterrupt``) and ``pruned_`` is set.
@@ -80,8 +120,10 @@ class LearningCurvePruner(Callback):
     IJCAI 2015.
     """
 
-    def __init__(self, incumbent_loss=None, horizon=100, min_epochs=5, every=2, tolerance=0.05):
+    def __init__(self, incumbent_loss=None, horizon=100, min_epochs=5, every=2, tolerance=0.05,
+                 monitor="valid_loss"):
         self.incumbent_loss = incumbent_loss
+        self.monitor = monitor
         self.horizon = horizon
         self.min_epochs = min_epochs
         self.every = every
@@ -97,7 +139,7 @@ class LearningCurvePruner(Callback):
         epoch = len(net.history)
         if epoch < self.min_epochs or (epoch - self.min_epochs) % self.every:
             return
-        curve = [row.get("valid_loss") for row in net.history]
+        curve = [row.get(self.monitor) for row in net.history]
         if any(v is None for v in curve):
             return
         self.predicted_loss_ = extrapolate_best_loss(curve, self.horizon)

@@ -29,6 +29,10 @@ class TrialResult:
     1 and of 1024 rows (when latency is an objective or a constraint).
     ``predictions`` holds the validation predictions (probabilities for
     classifiers), concatenated over folds, when the runner asked for them.
+    ``learning_curve`` is the validation loss per epoch under the trial's own
+    criterion; ``plain_curve`` (recorded with learning-curve pruning) is the
+    plain cross-entropy or squared error, comparable across trials (see
+    :class:`sknas.evaluation.fidelity.PlainValidLoss`).
     ``stop_reason`` tells why training ended: ``"early_stopping"``,
     ``"max_epochs"`` or ``"time_limit"``. ``model`` is the fitted pipeline
     (preprocessing and net) when the runner asked to keep it; with
@@ -45,6 +49,7 @@ class TrialResult:
     best_epoch: int | None = None
     stop_reason: str | None = None
     learning_curve: list = field(default_factory=list)
+    plain_curve: list = field(default_factory=list)
     n_folds: int = 1
     flops: int | None = None
     latency_ms: float | None = None

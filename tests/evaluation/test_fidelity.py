@@ -43,9 +43,48 @@ def test_a_hopeless_trial_is_pruned_and_a_good_one_is_not():
     assert ref.status == "ok"
     incumbent = min(ref.learning_curve)
     # a learning rate so small that the loss barely moves: extrapolation cannot reach the incumbent
-    slow = good.replace(lr=1e-4, lr_schedule="constant", batch_size=512)
+    slow = good.replace(lr=1e-4, lr_schedule="constant", batch_size=32)
     pruned = ev.evaluate(Candidate(slow), data, seed=0, incumbent_loss=incumbent)
     assert pruned.status == "pruned" and pruned.stop_reason == "pruned"
     assert pruned.n_epochs < 60
     again = ev.evaluate(Candidate(good), data, seed=0, incumbent_loss=incumbent * 1.5)
     assert again.status == "ok"
+    # a snapshot ensemble is not judged by its current network's curve
+    snap = ev.evaluate(Candidate(slow.replace(snapshots=3)), data, seed=0, incumbent_loss=incumbent)
+    assert snap.status == "ok" and snap.n_epochs == 60
+
+
+def test_pruning_compares_trials_without_their_label_smoothing():
+    """A smoothed trial's own valid_loss has a higher floor; the pruner compares the plain cross-entropy."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=600)
+    X = rng.normal(size=(600, 6)) + 1.5 * y[:, None]
+    data = TrialData(X[:450], y[:450], X[450:], y[450:])
+    space = JointSpace(MLPSpace(max_blocks=1, max_width=64), TrainingSpace())
+    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=30, classes=np.array([0, 1]),
+                   preprocessing="none", prune=True, patience=30)
+    good = space.portfolio()[0].replace(lr=1e-2)
+    ref = ev.evaluate(Candidate(good), data, seed=0)
+    # without smoothing or class weights the plain loss is the criterion's loss
+    np.testing.assert_allclose(ref.plain_curve, ref.learning_curve, rtol=1e-4)
+    smoothed = good.replace(label_smoothing=0.2)
+    alone = ev.evaluate(Candidate(smoothed), data, seed=0)
+    # smoothing 0.2 puts the criterion's floor at 0.33 nats, far above the model's plain cross-entropy
+    assert min(alone.learning_curve) > 1.5 * min(alone.plain_curve)
+    # an incumbent this trial beats on the comparable loss: it is not pruned (its own valid_loss would be)
+    incumbent = 1.2 * min(alone.plain_curve)
+    assert min(alone.learning_curve) > 1.05 * incumbent
+    again = ev.evaluate(Candidate(smoothed), data, seed=0, incumbent_loss=incumbent)
+    assert again.status == "ok", again.plain_curve
+
+
+def test_pruning_waits_for_enough_steps_and_the_one_cycle_warm_up():
+    from sknas.evaluation.trainer import pruning_start
+
+    space = JointSpace(MLPSpace(max_blocks=1), TrainingSpace())
+    g = space.portfolio()[0].replace(batch_size=128, lr_schedule="cosine")
+    assert pruning_start(space, g, 100, n_train=100_000) == 10  # a tenth of the epochs
+    assert pruning_start(space, g, 30, n_train=100_000) == 5
+    assert pruning_start(space, g, 100, n_train=1_280) == 10  # 10 steps per epoch: 100 steps
+    assert pruning_start(space, g, 100, n_train=120) == 100  # one step per epoch: never before the end
+    assert pruning_start(space, g.replace(lr_schedule="onecycle"), 100, n_train=100_000) == 30
