@@ -30,15 +30,20 @@ def test_data_fraction_plan():
     assert plan_data_fraction(1_000_000, 1e-6, None) == 1.0
 
 
-def test_a_hopeless_trial_is_pruned_and_a_good_one_is_not():
+def _two_blobs_with_pruning(epochs):
+    """Two shifted Gaussian classes, a pruning evaluator without early stopping, and a good genotype."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, size=600)
     X = rng.normal(size=(600, 6)) + 1.5 * y[:, None]
     data = TrialData(X[:450], y[:450], X[450:], y[450:])
     space = JointSpace(MLPSpace(max_blocks=1, max_width=64), TrainingSpace())
-    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=60, classes=np.array([0, 1]),
-                   preprocessing="none", prune=True, patience=60)
-    good = space.portfolio()[0].replace(lr=1e-2)
+    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=epochs, classes=np.array([0, 1]),
+                   preprocessing="none", prune=True, patience=epochs)
+    return data, ev, space.portfolio()[0].replace(lr=1e-2)
+
+
+def test_a_hopeless_trial_is_pruned_and_a_good_one_is_not():
+    data, ev, good = _two_blobs_with_pruning(60)
     ref = ev.evaluate(Candidate(good), data, seed=0)
     assert ref.status == "ok"
     incumbent = min(ref.learning_curve)
@@ -56,14 +61,7 @@ def test_a_hopeless_trial_is_pruned_and_a_good_one_is_not():
 
 def test_pruning_compares_trials_without_their_label_smoothing():
     """A smoothed trial's own valid_loss has a higher floor; the pruner compares the plain cross-entropy."""
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, size=600)
-    X = rng.normal(size=(600, 6)) + 1.5 * y[:, None]
-    data = TrialData(X[:450], y[:450], X[450:], y[450:])
-    space = JointSpace(MLPSpace(max_blocks=1, max_width=64), TrainingSpace())
-    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=30, classes=np.array([0, 1]),
-                   preprocessing="none", prune=True, patience=30)
-    good = space.portfolio()[0].replace(lr=1e-2)
+    data, ev, good = _two_blobs_with_pruning(30)
     ref = ev.evaluate(Candidate(good), data, seed=0)
     # without smoothing or class weights the plain loss is the criterion's loss
     np.testing.assert_allclose(ref.plain_curve, ref.learning_curve, rtol=1e-4)
