@@ -300,7 +300,6 @@ class BaseAutoNAS(BaseEstimator):
             verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
             reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
             data_fraction=data_fraction, library_size=max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0,
-            ensemble_size=self.ensemble_size,
             on_trial=None if fingerprint is None else (lambda r: _write_checkpoint(self.checkpoint, fingerprint, r)),
         )
         state = self._previous_state(fingerprint)

@@ -80,17 +80,13 @@ class Runner:
     library_size : int, default=0
         How many of the best trials keep their model and validation
         predictions for ensemble selection.
-    ensemble_size : int, default=1
-        Members of the ensemble built after the search: the search keeps in
-        reserve the refit of the best trial and of the ``ensemble_size - 1``
-        next best trials of the library (its likely other members).
     on_trial : callable or None
         Called as ``on_trial(runner)`` after every recorded trial (checkpoints).
     """
 
     def __init__(self, searcher, evaluator, *, time_budget=None, max_trials=None, n_jobs=None,
                  start=None, portfolio=(), trial_share=0.4, seed=0, verbose=0, accept=None, reward=None,
-                 n_train=None, n_refit=None, data_fraction=1.0, library_size=0, ensemble_size=1, on_trial=None):
+                 n_train=None, n_refit=None, data_fraction=1.0, library_size=0, on_trial=None):
         self.searcher = searcher
         self.evaluator = evaluator
         self.time_budget = time_budget
@@ -107,7 +103,6 @@ class Runner:
         self.n_refit = n_refit
         self.data_fraction = data_fraction
         self.library_size = library_size
-        self.ensemble_size = ensemble_size
         self.on_trial = on_trial
         self.results = SearchResults()
         self.best_index = None
@@ -142,9 +137,7 @@ class Runner:
         if self.data_fraction < 1.0 and self.best_result is not None:
             reserve = max(reserve, min(0.5 * self.time_budget, 1.3 * self.best_result.fit_time / self.data_fraction))
         if self.library_size and self.best_result is not None:
-            # the ensemble's likely other members, the next best trials, are refit after the best one
-            others = [trial for trial, *_ in self.library if trial != self.best_index][:self.ensemble_size - 1]
-            reserve += sum(self._refit_estimate(result=_result_of(self.results.rows[t])) for t in others)
+            reserve *= 2  # a few ensemble members are refit after the best one
         return min(reserve, 0.5 * self.time_budget)
 
     def _refit_estimate(self, safety=1.3, result=None):

@@ -109,26 +109,3 @@ def test_a_trial_cut_short_of_its_folds_ranks_below_complete_ones():
     assert len(runner.library) == 2
     runner.best_index = 1  # e.g. replaced by a full-fidelity retrain that has no validation predictions
     assert runner.build_ensemble(3, y, get_scorer("accuracy"), np.array([0, 1]), None, None) is None
-
-
-def test_the_reserve_plans_the_refits_of_the_likely_ensemble_members():
-    from sknas.evaluation.trial import TrialResult
-    from sknas.search.base import Candidate
-
-    space = JointSpace(MLPSpace(max_blocks=2), TrainingSpace())
-    rng = np.random.default_rng(0)
-    preds = np.full((6, 2), 0.5)
-
-    def runner_with(ensemble_size):
-        runner = make(space, time_budget=1000.0, n_train=1000, n_refit=1250, library_size=10,
-                      ensemble_size=ensemble_size)
-        for score in (0.9, 0.8, 0.7, 0.6):  # each trial: 10 s for 10 epochs, best at epoch 10
-            runner._record(Candidate(space.sample(rng)), "searcher",
-                           TrialResult(score=score, fit_time=10.0, n_epochs=10, best_epoch=10, predictions=preds))
-        return runner
-
-    one_refit = runner_with(1)._refit_estimate()  # 10 s x 1.25 more rows x 1.3
-    assert abs(one_refit - (10.0 * 1.25 * 1.3 + 0.1)) < 1e-9
-    assert abs(runner_with(2)._reserve() - 2 * one_refit) < 1e-9
-    assert abs(runner_with(3)._reserve() - 3 * one_refit) < 1e-9
-    assert abs(runner_with(10)._reserve() - 4 * one_refit) < 1e-9  # only 4 trials in the library
