@@ -20,6 +20,7 @@ Writes benchmarks/results/evaluation.md (+ .csv) and evaluation.png.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -139,7 +140,7 @@ def main():
     ens_rows = frame[frame["config"] == "tpe, ensemble_size=5"]
     ens["splits ensemble >= single"] = (ens_rows["test"] >= ens_rows["test_single_best"]).groupby(
         ens_rows["dataset"]).mean()
-    command = " ".join(["python benchmarks/bench_evaluation.py"] + [a for a in sys.argv[1:]])
+    command = shlex.join(["python", "benchmarks/bench_evaluation.py", *sys.argv[1:]])
     text = (f"# Evaluation strategies\n\n`{command}`\n\nMeans over datasets {', '.join(args.datasets)} "
             f"and {args.seeds} splits.\n\n{table.to_markdown(floatfmt='.4f')}\n")
     if not args.no_ensemble:

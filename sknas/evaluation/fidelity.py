@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 from skorch.callbacks import Callback
 
+from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
+
 __all__ = ["LearningCurvePruner", "PlainValidLoss", "extrapolate_best_loss", "plan_data_fraction"]
 
 
@@ -81,21 +83,18 @@ class PlainValidLoss(Callback):
     def __init__(self, task="classification"):
         self.task = task
 
+    def on_train_begin(self, net, **kwargs):
+        self._loss = EnsembleCrossEntropyLoss() if self.task == "classification" else EnsembleMSELoss()
+
     def on_epoch_begin(self, net, **kwargs):
         self._total, self._count = 0.0, 0
 
     def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
-        if training or y_pred is None or batch is None:
+        if training or y_pred is None or batch is None or batch[1] is None:
             return
-        from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
-
-        y = batch[1]
-        if y is None:
-            return
-        y = y.to(y_pred.device)
-        loss = EnsembleCrossEntropyLoss() if self.task == "classification" else EnsembleMSELoss()
+        y = batch[1].to(y_pred.device)
         n = len(y)
-        self._total += float(loss(y_pred.float(), y if self.task == "classification" else y.float())) * n
+        self._total += float(self._loss(y_pred.float(), y if self.task == "classification" else y.float())) * n
         self._count += n
 
     def on_epoch_end(self, net, **kwargs):

@@ -269,8 +269,10 @@ def snapshot_count(space, genotype):
     return int(_training_genotype(space, genotype).get("snapshots", 1))
 
 
-def pruning_start(space, genotype, epochs, n_train, min_steps=100):
+def pruning_start(epochs, n_train, batch_size, lr_schedule, min_steps=100):
     """The first epoch at which learning-curve pruning may judge a trial of ``epochs`` epochs.
+
+    ``batch_size`` is the net's (already at most ``n_train``).
 
     The later of: 5 epochs; a tenth of the epochs; ``min_steps`` optimizer
     steps (on a few hundred rows an epoch is one or two steps, and a curve
@@ -279,10 +281,8 @@ def pruning_start(space, genotype, epochs, n_train, min_steps=100):
     rate still rises). Without these limits, the two portfolio trials that
     ended best on an iris split were pruned at epoch 10 of 100.
     """
-    training = _training_genotype(space, genotype)
-    batch_size = max(1, min(int(training.get("batch_size", 128)), n_train))
     start = max(5, epochs // 10, math.ceil(min_steps / _steps_per_epoch(n_train, batch_size)))
-    if training.get("lr_schedule") == "onecycle":
+    if lr_schedule == "onecycle":
         start = max(start, math.ceil(0.3 * epochs))
     return start
 
@@ -601,7 +601,9 @@ class Evaluator:
             # curve (with its warm restarts) does not say where the ensemble ends, so it is not pruned
             if incumbent_loss is not None and snapshot_count(self.space, genotype) == 1:
                 pruner = LearningCurvePruner(incumbent_loss=incumbent_loss, horizon=epochs,
-                                             min_epochs=pruning_start(self.space, genotype, epochs, len(Xt)),
+                                             min_epochs=pruning_start(
+                                                 epochs, len(Xt), net.batch_size,
+                                                 _training_genotype(self.space, genotype).get("lr_schedule")),
                                              monitor="valid_plain_loss")
                 extra.append(("pruner", pruner))
             net.set_params(callbacks=list(net.callbacks) + extra)

@@ -79,10 +79,9 @@ def test_pruning_compares_trials_without_their_label_smoothing():
 def test_pruning_waits_for_enough_steps_and_the_one_cycle_warm_up():
     from sknas.evaluation.trainer import pruning_start
 
-    space = JointSpace(MLPSpace(max_blocks=1), TrainingSpace())
-    g = space.portfolio()[0].replace(batch_size=128, lr_schedule="cosine")
-    assert pruning_start(space, g, 100, n_train=100_000) == 10  # a tenth of the epochs
-    assert pruning_start(space, g, 30, n_train=100_000) == 5
-    assert pruning_start(space, g, 100, n_train=1_280) == 10  # 10 steps per epoch: 100 steps
-    assert pruning_start(space, g, 100, n_train=120) == 100  # one step per epoch: never before the end
-    assert pruning_start(space, g.replace(lr_schedule="onecycle"), 100, n_train=100_000) == 30
+    assert pruning_start(100, n_train=100_000, batch_size=128, lr_schedule="cosine") == 10  # a tenth of the epochs
+    assert pruning_start(30, n_train=100_000, batch_size=128, lr_schedule="cosine") == 5
+    assert pruning_start(100, n_train=1_280, batch_size=128, lr_schedule="cosine") == 10  # 10 steps per epoch
+    # one step per epoch (the net's batch size is at most the rows): never before the end
+    assert pruning_start(100, n_train=120, batch_size=120, lr_schedule="cosine") == 100
+    assert pruning_start(100, n_train=100_000, batch_size=128, lr_schedule="onecycle") == 30
