@@ -204,7 +204,11 @@ class Runner:
     def _incumbent_loss(self):
         if not getattr(self.evaluator, "prune", False) or self.best_result is None:
             return None
-        # the comparable loss (no label smoothing, no class weights) that the pruner monitors
+        # the comparable loss (no label smoothing, no class weights) of the best trial's scored model;
+        # results from before it was recorded (a restored checkpoint) fall back to their curve's minimum
+        loss = getattr(self.best_result, "plain_loss", None)
+        if loss is not None:
+            return float(loss)
         curve = getattr(self.best_result, "plain_curve", None)
         return float(min(curve)) if curve else None
 

@@ -109,3 +109,22 @@ def test_a_trial_cut_short_of_its_folds_ranks_below_complete_ones():
     assert len(runner.library) == 2
     runner.best_index = 1  # e.g. replaced by a full-fidelity retrain that has no validation predictions
     assert runner.build_ensemble(3, y, get_scorer("accuracy"), np.array([0, 1]), None, None) is None
+
+
+def test_the_pruning_incumbent_is_the_best_trials_scored_model_loss():
+    from sknas.evaluation.trial import TrialResult
+    from sknas.search.base import Candidate
+
+    space = JointSpace(MLPSpace(max_blocks=2), TrainingSpace())
+    runner = make(space, max_trials=10)
+    runner.evaluator.prune = True
+    assert runner._incumbent_loss() is None  # nothing to beat yet
+    g = space.sample(np.random.default_rng(0))
+    # a snapshot ensemble: its averaged snapshots score a loss above its curve's best epoch
+    runner._record(Candidate(g), "searcher", TrialResult(score=0.9, plain_curve=[0.6, 0.2, 0.4], plain_loss=0.3))
+    assert runner._incumbent_loss() == 0.3
+    # a result from before plain_loss was recorded (a restored checkpoint) falls back to the curve
+    runner._record(Candidate(g), "searcher", TrialResult(score=0.95, plain_curve=[0.5, 0.25]))
+    assert runner._incumbent_loss() == 0.25
+    runner.evaluator.prune = False
+    assert runner._incumbent_loss() is None

@@ -17,7 +17,7 @@ from skorch.callbacks import Callback
 
 from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
 
-__all__ = ["LearningCurvePruner", "PlainValidLoss", "extrapolate_best_loss", "plan_data_fraction"]
+__all__ = ["LearningCurvePruner", "PlainValidLoss", "extrapolate_best_loss", "plain_loss", "plan_data_fraction"]
 
 
 def _pow3(t, a, b, c):
@@ -84,7 +84,7 @@ class PlainValidLoss(Callback):
         self.task = task
 
     def on_train_begin(self, net, **kwargs):
-        self._loss = EnsembleCrossEntropyLoss() if self.task == "classification" else EnsembleMSELoss()
+        self._loss = _plain_criterion(self.task)
 
     def on_epoch_begin(self, net, **kwargs):
         self._total, self._count = 0.0, 0
@@ -92,14 +92,43 @@ class PlainValidLoss(Callback):
     def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
         if training or y_pred is None or batch is None or batch[1] is None:
             return
-        y = batch[1].to(y_pred.device)
-        n = len(y)
-        self._total += float(self._loss(y_pred.float(), y if self.task == "classification" else y.float())) * n
+        total, n = _batch_total(self._loss, self.task, y_pred, batch[1])
+        self._total += total
         self._count += n
 
     def on_epoch_end(self, net, **kwargs):
         if self._count:
             net.history.record("valid_plain_loss", self._total / self._count)
+
+
+def _plain_criterion(task):
+    return EnsembleCrossEntropyLoss() if task == "classification" else EnsembleMSELoss()
+
+
+def _batch_total(loss, task, y_pred, y):
+    """The batch's summed plain loss and its row count."""
+    y = y.to(y_pred.device)
+    return float(loss(y_pred.float(), y if task == "classification" else y.float())) * len(y), len(y)
+
+
+def plain_loss(net, X, y, task="classification"):
+    """The plain validation loss of ``net`` as it is now, on ``X, y`` (as :class:`PlainValidLoss` computes it).
+
+    Used on the model a trial ended with -- for a snapshot ensemble, the
+    average of its snapshots, which no per-epoch curve shows -- so that the
+    incumbent the pruner compares against is the loss of the model that was
+    scored. ``X, y`` are given as to the net's ``valid_data``.
+    """
+    import torch
+
+    loss, total, count = _plain_criterion(task), 0.0, 0
+    with torch.no_grad():
+        for batch in net.get_iterator(net.get_dataset(X, y), training=False):
+            y_pred = net.evaluation_step(batch, training=False)
+            batch_total, n = _batch_total(loss, task, y_pred, batch[1])
+            total += batch_total
+            count += n
+    return total / count if count else None
 
 
 class LearningCurvePruner(Callback):
@@ -112,6 +141,18 @@ class LearningCurvePruner(Callback):
     than ``incumbent_loss`` by more than ``tolerance`` (relative), training
     stops (the skorch way, by ``KeyboardInterrupt``) and ``pruned_`` is set.
 
+    A snapshot ensemble (``snapshots=M > 1``, Huang et al. 2017) is judged
+    instead at the end of each of its cycles, from the ``min_cycles``-th on
+    (the epoch in which :class:`sknas.nn.snapshot.SnapshotCollector` records
+    a snapshot). Its curve restarts with every cycle, so the extrapolated
+    quantity is the running minimum of that curve, the best single network
+    so far. It is taken as a bound for the ensemble: the average of the
+    snapshots taken at the cycles' ends had a higher loss than the curve's
+    minimum on all 37 snapshot trials measured on 4 bundled datasets (1.01 to
+    1.89 times; ``docs/user_guide/evaluation.rst``), so the rule errs towards
+    keeping the trial. A pruned snapshot trial keeps the ensemble of the
+    cycles it finished.
+
     References
     ----------
     Domhan, Springenberg, Hutter. "Speeding up Automatic Hyperparameter
@@ -120,23 +161,30 @@ class LearningCurvePruner(Callback):
     """
 
     def __init__(self, incumbent_loss=None, horizon=100, min_epochs=5, every=2, tolerance=0.05,
-                 monitor="valid_loss"):
+                 monitor="valid_loss", snapshots=1, min_cycles=2):
         self.incumbent_loss = incumbent_loss
         self.monitor = monitor
         self.horizon = horizon
         self.min_epochs = min_epochs
         self.every = every
         self.tolerance = tolerance
+        self.snapshots = snapshots
+        self.min_cycles = min_cycles
 
     def on_train_begin(self, net, **kwargs):
         self.pruned_ = False
         self.predicted_loss_ = None
 
-    def on_epoch_end(self, net, **kwargs):
-        if self.incumbent_loss is None:
-            return
+    def _due(self, net):
+        if int(self.snapshots) > 1:
+            # a cycle ended in this epoch (the collector records the snapshot count in its epoch's row)
+            taken = net.history[-1].get("snapshots")
+            return taken is not None and taken >= self.min_cycles
         epoch = len(net.history)
-        if epoch < self.min_epochs or (epoch - self.min_epochs) % self.every:
+        return epoch >= self.min_epochs and (epoch - self.min_epochs) % self.every == 0
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.incumbent_loss is None or not self._due(net):
             return
         curve = [row.get(self.monitor) for row in net.history]
         if any(v is None for v in curve):

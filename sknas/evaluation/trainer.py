@@ -37,7 +37,7 @@ from skorch.dataset import Dataset
 
 from ..nn.builders import count_parameters
 from ..nn.snapshot import SnapshotCollector, SnapshotEnsemble
-from .fidelity import LearningCurvePruner, PlainValidLoss
+from .fidelity import LearningCurvePruner, PlainValidLoss, plain_loss
 from .objectives import count_flops, measure_latency
 from ..prep.chunked import fit_transform_bounded, transform_bounded
 from ..prep.imbalance import resample_training
@@ -575,7 +575,8 @@ class Evaluator:
             best_epoch=int(np.median([r.best_epoch for r in results])),
             stop_reason=first.stop_reason if complete else (first.stop_reason if first.status == "pruned"
                                                              else "time_limit"),
-            learning_curve=first.learning_curve, plain_curve=first.plain_curve, model=first.model,
+            learning_curve=first.learning_curve, plain_curve=first.plain_curve, plain_loss=first.plain_loss,
+            model=first.model,
             n_folds=len(results),
             flops=first.flops, latency_ms=first.latency_ms, latency_batch_ms=first.latency_batch_ms,
             predictions=predictions,
@@ -597,14 +598,14 @@ class Evaluator:
         if self.prune:
             # every trial records the comparable loss: any of them may become the incumbent
             extra = [("plain_valid_loss", PlainValidLoss(self.task))]
-            # a snapshot ensemble's prediction averages its cycles' networks: the current network's
-            # curve (with its warm restarts) does not say where the ensemble ends, so it is not pruned
-            if incumbent_loss is not None and snapshot_count(self.space, genotype) == 1:
+            if incumbent_loss is not None:
+                # a snapshot ensemble is judged at the ends of its cycles (see LearningCurvePruner)
                 pruner = LearningCurvePruner(incumbent_loss=incumbent_loss, horizon=epochs,
                                              min_epochs=pruning_start(
                                                  epochs, len(Xt), net.batch_size,
                                                  _training_genotype(self.space, genotype).get("lr_schedule")),
-                                             monitor="valid_plain_loss")
+                                             monitor="valid_plain_loss",
+                                             snapshots=snapshot_count(self.space, genotype))
                 extra.append(("pruner", pruner))
             net.set_params(callbacks=list(net.callbacks) + extra)
         if self.max_params is not None:
@@ -640,6 +641,10 @@ class Evaluator:
             score=score, status=status, n_params=count_parameters(net.module_), n_epochs=len(curve),
             best_epoch=best_epoch, stop_reason=stop_reason, learning_curve=curve, plain_curve=plain_curve,
         )
+        if self.prune and first:
+            # the comparable loss of the model that was scored (a snapshot ensemble's is on no curve):
+            # what a later trial must beat when this one is the incumbent
+            result.plain_loss = plain_loss(net, Xv, y_valid, self.task)
         if self.keep_predictions:
             result.predictions = net.predict_proba(Xv) if self.task == "classification" else net.predict(Xv)
         if first:

@@ -32,7 +32,9 @@ class TrialResult:
     ``learning_curve`` is the validation loss per epoch under the trial's own
     criterion; ``plain_curve`` (recorded with learning-curve pruning) is the
     plain cross-entropy or squared error, comparable across trials (see
-    :class:`sknas.evaluation.fidelity.PlainValidLoss`).
+    :class:`sknas.evaluation.fidelity.PlainValidLoss`), and ``plain_loss``
+    that loss for the model the trial ended with (first fold; for a snapshot
+    ensemble, the average of its snapshots).
     ``stop_reason`` tells why training ended: ``"early_stopping"``,
     ``"max_epochs"`` or ``"time_limit"``. ``model`` is the fitted pipeline
     (preprocessing and net) when the runner asked to keep it; with
@@ -50,6 +52,7 @@ class TrialResult:
     stop_reason: str | None = None
     learning_curve: list = field(default_factory=list)
     plain_curve: list = field(default_factory=list)
+    plain_loss: float | None = None
     n_folds: int = 1
     flops: int | None = None
     latency_ms: float | None = None

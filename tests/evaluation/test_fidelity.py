@@ -54,9 +54,36 @@ def test_a_hopeless_trial_is_pruned_and_a_good_one_is_not():
     assert pruned.n_epochs < 60
     again = ev.evaluate(Candidate(good), data, seed=0, incumbent_loss=incumbent * 1.5)
     assert again.status == "ok"
-    # a snapshot ensemble is not judged by its current network's curve
-    snap = ev.evaluate(Candidate(slow.replace(snapshots=3)), data, seed=0, incumbent_loss=incumbent)
-    assert snap.status == "ok" and snap.n_epochs == 60
+
+
+def test_a_snapshot_ensemble_is_judged_at_the_ends_of_its_cycles():
+    """3 cycles of 20 epochs: judged at epochs 40 and 60, never inside a cycle."""
+    from sknas.nn.snapshot import SnapshotEnsemble
+
+    data, ev, good = _two_blobs_with_pruning(60)
+    incumbent = ev.evaluate(Candidate(good), data, seed=0).plain_loss
+    slow = good.replace(lr=1e-4, lr_schedule="constant", batch_size=32, snapshots=3)
+    pruned = ev.evaluate(Candidate(slow), data, seed=0, incumbent_loss=incumbent)
+    assert pruned.status == "pruned" and pruned.n_epochs == 40
+    # the partial model is the ensemble of the two cycles it finished
+    ensemble = pruned.model.named_steps["net"].module_.net
+    assert isinstance(ensemble, SnapshotEnsemble) and len(ensemble.members) == 2
+    fast = good.replace(snapshots=3)
+    kept = ev.evaluate(Candidate(fast), data, seed=0, incumbent_loss=incumbent * 1.5)
+    assert kept.status == "ok" and kept.n_epochs == 60
+
+
+def test_the_incumbent_loss_is_the_scored_models_loss():
+    """For a snapshot ensemble that is the average of its snapshots, which is on no per-epoch curve."""
+    from sklearn.metrics import log_loss
+
+    data, ev, good = _two_blobs_with_pruning(30)
+    for genotype in (good, good.replace(snapshots=3)):
+        result = ev.evaluate(Candidate(genotype), data, seed=0)
+        proba = result.model.predict_proba(data.X_valid)
+        assert result.plain_loss == pytest.approx(log_loss(data.y_valid, proba), rel=1e-4)
+    # the ensemble of cycle-end snapshots scores above its best single epoch on this problem too
+    assert result.plain_loss > min(result.plain_curve)
 
 
 def test_pruning_compares_trials_without_their_label_smoothing():
