@@ -71,12 +71,6 @@ def anytime(results):
     return t, np.maximum.accumulate(scores)
 
 
-def time_to_reach(t, best, share=0.005):
-    final = best[-1]
-    target = final - share * abs(final)
-    return float(t[np.argmax(best >= target)])
-
-
 def time_to_score(t, best, target, share=0.005):
     """Cumulative trial time at which ``best`` first comes within ``share`` of ``target`` (None if never)."""
     hit = best >= target - share * abs(target)
@@ -99,7 +93,7 @@ def fit_one(name, seed, label, params, time_budget, portfolio=True):
     row = {
         "dataset": name, "seed": seed, "config": label, "test": est.score(X_te, y_te),
         "test_single_best": single, "trials": est.n_trials_, "pruned": statuses.get("pruned", 0),
-        "best_valid": best[-1], "time_to_0.5%": time_to_reach(t, best), "fit_time": est.fit_time_,
+        "best_valid": best[-1], "time_to_0.5%": time_to_score(t, best, best[-1]), "fit_time": est.fit_time_,
     }
     print(row, flush=True)
     return row, (t, best)

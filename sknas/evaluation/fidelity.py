@@ -13,6 +13,7 @@ import math
 import warnings
 
 import numpy as np
+import torch
 from skorch.callbacks import Callback
 
 from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
@@ -119,8 +120,6 @@ def plain_loss(net, X, y, task="classification"):
     incumbent the pruner compares against is the loss of the model that was
     scored. ``X, y`` are given as to the net's ``valid_data``.
     """
-    import torch
-
     loss, total, count = _plain_criterion(task), 0.0, 0
     with torch.no_grad():
         for batch in net.get_iterator(net.get_dataset(X, y), training=False):
