@@ -7,7 +7,7 @@ __all__ = ["SearchResults", "leaderboard"]
 _COLUMNS = (
     "trial", "genotype", "score", "status", "error", "fit_time", "n_params", "flops", "latency_ms",
     "latency_batch_ms", "n_epochs", "best_epoch", "n_folds", "stop_reason", "epochs", "data_fraction",
-    "source", "learning_curve", "predicted_score",
+    "source", "learning_curve", "predicted_score", "train_mode",
 )
 
 
@@ -19,8 +19,9 @@ class SearchResults:
     ``latency_ms``, ``latency_batch_ms``, ``n_epochs``, ``best_epoch``,
     ``n_folds``, ``stop_reason``, the fidelity ``epochs`` and
     ``data_fraction``, ``source`` -- "portfolio", "searcher" or
-    "full_fidelity" -- the validation-loss ``learning_curve`` and the
-    ``predicted_score`` of a predictor filter), every
+    "full_fidelity" -- the validation-loss ``learning_curve``, the
+    ``predicted_score`` of a predictor filter and ``train_mode``, how a
+    cross-validated trial's folds were trained), every
     parameter of the space gets a ``param_<name>`` column, ``None`` where it
     was inactive.
     """
@@ -52,6 +53,7 @@ class SearchResults:
             "source": source,
             "learning_curve": list(result.learning_curve),
             "predicted_score": dict(candidate.meta).get("predicted_score"),
+            "train_mode": result.train_mode,
         }
         self.rows.append(row)
         return row["trial"]
@@ -62,7 +64,7 @@ class SearchResults:
             for key in row["genotype"]:
                 if key not in names:
                     names.append(key)
-        out = {col: [row[col] for row in self.rows] for col in _COLUMNS}
+        out = {col: [row.get(col) for row in self.rows] for col in _COLUMNS}
         for name in names:
             out[f"param_{name}"] = [row["genotype"].get(name) for row in self.rows]
         return out

@@ -25,6 +25,7 @@ import contextlib
 import math
 import time
 import traceback
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ from skorch.dataset import Dataset
 
 from ..nn.builders import count_parameters
 from ..nn.snapshot import SnapshotCollector, SnapshotEnsemble
+from .batched import BatchedFitError, fit_members
 from .fidelity import LearningCurvePruner, PlainValidLoss, plain_loss
 from .objectives import count_flops, measure_latency
 from ..prep.chunked import fit_transform_bounded, transform_bounded
@@ -49,10 +51,30 @@ __all__ = [
     "TabularRegressorNet", "TensorBatchIterator", "make_net",
 ]
 
+#: Whether an :class:`Evaluator` trains the folds of a cross-validated trial together
+#: (:mod:`sknas.evaluation.batched`) by default. Off: on the 2-core CPUs we measure on, a
+#: step of the default space's networks is bound by arithmetic, the optimizer and the
+#: dropout sampler, not by dispatch, and the batched form ran at 0.6-1.2x the sequential
+#: one (``benchmarks/bench_throughput.py --configs after,batched``, docs/benchmarks/throughput.md).
+BATCHED_FOLDS = False
+
+
+def _fused_adamw_on_cpu():
+    """Whether this torch has the fused (one kernel for all tensors) AdamW on CPU (torch >= 2.4)."""
+    try:
+        torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+#: The searched optimizers: class and fixed keyword arguments. AdamW runs fused where torch
+#: has it, the others multi-tensor (``foreach``): the update is the same, computed in fewer
+#: kernel calls (on a 3 x 256 network on CPU, the per-tensor loop was a quarter of each step).
 OPTIMIZER_CLASSES = {
-    "adamw": (torch.optim.AdamW, {}),
-    "nadam": (torch.optim.NAdam, {"decoupled_weight_decay": True}),
-    "radam": (torch.optim.RAdam, {"decoupled_weight_decay": True}),
+    "adamw": (torch.optim.AdamW, {"fused": True} if _fused_adamw_on_cpu() else {"foreach": True}),
+    "nadam": (torch.optim.NAdam, {"decoupled_weight_decay": True, "foreach": True}),
+    "radam": (torch.optim.RAdam, {"decoupled_weight_decay": True, "foreach": True}),
 }
 
 
@@ -71,12 +93,15 @@ class TensorBatchIterator:
     contiguous tensor (after one permutation per epoch) removes that
     per-sample Python overhead. A trailing batch of a single row is dropped
     during training shuffles (batch normalization cannot train on it).
+    The permutations come from ``generator`` (a ``torch.Generator``), or from
+    torch's global generator when it is None.
     """
 
-    def __init__(self, dataset, batch_size=128, shuffle=False):
+    def __init__(self, dataset, batch_size=128, shuffle=False, generator=None):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.generator = generator
 
     def __len__(self):
         n = len(self.dataset)
@@ -86,7 +111,7 @@ class TensorBatchIterator:
         X, y = self.dataset.X, self.dataset.y
         n = len(self.dataset)
         if self.shuffle:
-            order = torch.randperm(n)
+            order = torch.randperm(n, generator=self.generator)
             X = X[order]
             y = y[order] if y is not None else None
         for start in range(0, n, self.batch_size):
@@ -178,10 +203,14 @@ class TabularClassifierNet(_TabularNetMixin, NeuralNetClassifier):
                          iterator_train=iterator_train, iterator_valid=iterator_valid, **kwargs)
         self.valid_data = valid_data
 
-    def fit(self, X, y, **fit_params):
+    def prepare_target(self, y):
+        """Set what the labels are encoded with (``classes_``); returns ``y`` unchanged."""
         if self.classes is None:
             self.classes_inferred_ = np.unique(np.asarray(y))
-        return super().fit(X, y, **fit_params)
+        return y
+
+    def fit(self, X, y, **fit_params):
+        return super().fit(X, self.prepare_target(y), **fit_params)
 
     def check_data(self, X, y):
         pass
@@ -214,12 +243,16 @@ class TabularRegressorNet(_TabularNetMixin, NeuralNetRegressor):
                          iterator_valid=iterator_valid, **kwargs)
         self.valid_data = valid_data
 
-    def fit(self, X, y, **fit_params):
+    def prepare_target(self, y):
+        """Store ``target_mean_`` and ``target_scale_`` from ``y``; returns ``y`` as a 2-D float array."""
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self.target_mean_ = y.mean(axis=0)
         scale = y.std(axis=0)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
-        return super().fit(X, y, **fit_params)
+        return y
+
+    def fit(self, X, y, **fit_params):
+        return super().fit(X, self.prepare_target(y), **fit_params)
 
     def _y_tensor(self, y):
         if isinstance(y, torch.Tensor):
@@ -394,6 +427,22 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     return TabularRegressorNet(criterion=EnsembleMSELoss if ensemble else torch.nn.MSELoss, **common)
 
 
+@dataclass
+class _FoldTrial:
+    """One fold of a trial between its preparation and its scoring (see :meth:`Evaluator._prepare_fold`)."""
+
+    genotype: object
+    prep: object
+    Xt: object
+    y_train: object
+    Xv: object
+    y_valid: object
+    net: object
+    pruner: object
+    epochs: int
+    first: bool
+
+
 def _nbytes(a):
     return int(getattr(a, "nbytes", 0))
 
@@ -449,11 +498,18 @@ class Evaluator:
     cache_bytes : int
         Most bytes those copies may take together (the newest is always
         kept); older ones are dropped first.
+    batched_folds : bool or None
+        Train the folds of a cross-validated trial together as one batched
+        module (:mod:`sknas.evaluation.batched`) instead of one after the
+        other; None: :data:`BATCHED_FOLDS`. An internal knob: the results
+        are the same up to floating-point rounding and the random streams
+        of dropout and augmentation.
     """
 
     def __init__(self, space, task, scorer, max_epochs=100, classes=None, preprocessing="auto",
                  patience=10, n_threads=1, device="cpu", keep_model=True, cache_size=6, max_params=None,
-                 keep_predictions=False, measure_latency=False, prune=False, cache_bytes=512 * 2**20):
+                 keep_predictions=False, measure_latency=False, prune=False, cache_bytes=512 * 2**20,
+                 batched_folds=None):
         self.space = space
         self.task = task
         self.scorer = scorer
@@ -470,6 +526,7 @@ class Evaluator:
         self.keep_predictions = keep_predictions
         self.measure_latency = measure_latency
         self.prune = prune
+        self.batched_folds = BATCHED_FOLDS if batched_folds is None else bool(batched_folds)
         self._cache = {}
 
     def make_preprocessor(self, genotype):
@@ -541,28 +598,34 @@ class Evaluator:
         best validation loss so far on the first fold) and ``prune=True``,
         the first fold may be stopped by learning-curve extrapolation; the
         trial is then ``"pruned"`` and the other folds are skipped.
+
+        With ``batched_folds=True`` the folds are trained together as one
+        batched module (:func:`sknas.evaluation.batched.fit_members`); a
+        genotype whose network cannot be batched falls back to training
+        the folds one after the other, and ``TrialResult.train_mode`` says
+        which happened and why.
         """
         start = time.perf_counter()
         folds = data if isinstance(data, (list, tuple)) else [data]
-        results = []
+        train_mode = "single"
         try:
             with torch_threads(self.n_threads), torch.random.fork_rng(devices=[]):
-                for k, fold in enumerate(folds):
-                    if results and deadline is not None and time.time() >= deadline:
-                        break
-                    torch.manual_seed(seed + k)
-                    fold_result = self._evaluate_fold(
-                        candidate, fold, deadline, seed, first=(k == 0),
-                        incumbent_loss=incumbent_loss if k == 0 else None,
-                    )
-                    results.append(fold_result)
-                    if fold_result.status == "pruned":
-                        break
+                results = None
+                if len(folds) > 1 and self.batched_folds:
+                    try:
+                        results = self._evaluate_batched(candidate, folds, deadline, seed, incumbent_loss)
+                        train_mode = f"batched x{len(folds)}"
+                    except BatchedFitError as exc:
+                        train_mode = f"sequential ({exc})"
+                elif len(folds) > 1:
+                    train_mode = "sequential"
+                if results is None:
+                    results = self._evaluate_sequential(candidate, folds, deadline, seed, incumbent_loss)
         except Exception as exc:  # a failing candidate is data, never a crashed search
             error = f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation)):
                 error += "\n" + "".join(traceback.format_exception(exc)[-3:])
-            return TrialResult.failed(error, fit_time=time.perf_counter() - start)
+            return TrialResult.failed(error, fit_time=time.perf_counter() - start, train_mode=train_mode)
         first = results[0]
         complete = len(results) == len(folds)
         predictions = None
@@ -579,10 +642,53 @@ class Evaluator:
             model=first.model,
             n_folds=len(results),
             flops=first.flops, latency_ms=first.latency_ms, latency_batch_ms=first.latency_batch_ms,
-            predictions=predictions,
+            predictions=predictions, train_mode=train_mode,
         )
 
-    def _evaluate_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None):
+    def _evaluate_sequential(self, candidate, folds, deadline, seed, incumbent_loss):
+        """The folds trained one after the other, each seeded ``seed + k``; stops at a pruned first fold."""
+        results = []
+        for k, fold in enumerate(folds):
+            if results and deadline is not None and time.time() >= deadline:
+                break
+            torch.manual_seed(seed + k)
+            trial = self._prepare_fold(candidate, fold, deadline, seed, first=(k == 0),
+                                       incumbent_loss=incumbent_loss if k == 0 else None)
+            trial.net.fit(trial.Xt, trial.y_train)
+            results.append(self._score_fold(trial))
+            if results[-1].status == "pruned":
+                break
+        return results
+
+    def _evaluate_batched(self, candidate, folds, deadline, seed, incumbent_loss):
+        """The folds trained together (:func:`~sknas.evaluation.batched.fit_members`).
+
+        Each fold's net is built and initialized under the seed
+        ``seed + k``, as in :meth:`_evaluate_sequential`, and draws its
+        batch order from a generator that continues that seed's stream, so
+        that a fold's initial weights and batches are those of its
+        sequential fit. A pruned first fold stops every fold.
+        """
+        trials = []
+        for k, fold in enumerate(folds):
+            torch.manual_seed(seed + k)
+            generator = torch.Generator()
+            trial = self._prepare_fold(candidate, fold, deadline, seed, first=(k == 0),
+                                       incumbent_loss=incumbent_loss if k == 0 else None)
+            trial.net.set_params(iterator_train__generator=generator)
+            trial.net.initialize()
+            generator.set_state(torch.get_rng_state())
+            trials.append(trial)
+        pruner = trials[0].pruner
+        fit_members([t.net for t in trials], [(t.Xt, t.net.prepare_target(t.y_train)) for t in trials],
+                    stop_all=None if pruner is None else (lambda: pruner.pruned_))
+        results = [self._score_fold(trials[0])]
+        if results[0].status != "pruned":
+            results += [self._score_fold(t) for t in trials[1:]]
+        return results
+
+    def _prepare_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None):
+        """Preprocess one fold and build its (unfitted) net, with the pruner and the params constraint."""
         genotype = candidate.genotype
         prep, Xt, y_train, Xv, y_valid = self._preprocess(genotype, data, candidate.data_fraction, seed)
         # the genotype's oversampling (if any) adds synthetic rows to the training rows only, never to Xv
@@ -616,7 +722,12 @@ class Evaluator:
                 raise ConstraintViolation(
                     f"n_params={n_params} exceeds the constraint params <= {self.max_params}; not trained"
                 )
-        net.fit(Xt, y_train)
+        return _FoldTrial(genotype=genotype, prep=prep, Xt=Xt, y_train=y_train, Xv=Xv, y_valid=y_valid,
+                          net=net, pruner=pruner, epochs=epochs, first=first)
+
+    def _score_fold(self, trial):
+        """The :class:`TrialResult` of one fold whose net has been trained."""
+        net, genotype, Xv, y_valid = trial.net, trial.genotype, trial.Xv, trial.y_valid
         net.valid_data = None  # do not carry the validation arrays in the kept model
         history = net.history
         curve = [float(row["valid_loss"]) for row in history if row.get("valid_loss") is not None]
@@ -624,11 +735,11 @@ class Evaluator:
         if not curve:
             raise RuntimeError("the deadline passed before the first epoch ended")
         status = "ok"
-        if pruner is not None and pruner.pruned_:
+        if trial.pruner is not None and trial.pruner.pruned_:
             status, stop_reason = "pruned", "pruned"
         elif dict(net.callbacks_)["deadline"].reached_:
             stop_reason = "time_limit"
-        elif len(history) < epochs:
+        elif len(history) < trial.epochs:
             stop_reason = "early_stopping"
         else:
             stop_reason = "max_epochs"
@@ -641,18 +752,18 @@ class Evaluator:
             score=score, status=status, n_params=count_parameters(net.module_), n_epochs=len(curve),
             best_epoch=best_epoch, stop_reason=stop_reason, learning_curve=curve, plain_curve=plain_curve,
         )
-        if self.prune and first:
+        if self.prune and trial.first:
             # the comparable loss of the model that was scored (a snapshot ensemble's is on no curve):
             # what a later trial must beat when this one is the incumbent
             result.plain_loss = plain_loss(net, Xv, y_valid, self.task)
         if self.keep_predictions:
             result.predictions = net.predict_proba(Xv) if self.task == "classification" else net.predict(Xv)
-        if first:
+        if trial.first:
             if self.keep_model:
-                result.model = Pipeline([("preprocessing", prep), ("net", net)])
-            result.flops = count_flops(net.module_, Xt.shape[1])
+                result.model = Pipeline([("preprocessing", trial.prep), ("net", net)])
+            result.flops = count_flops(net.module_, trial.Xt.shape[1])
             if self.measure_latency:
-                latency = measure_latency(net.module_, Xt.shape[1])
+                latency = measure_latency(net.module_, trial.Xt.shape[1])
                 result.latency_ms, result.latency_batch_ms = latency[1], latency[1024]
         return result
 

@@ -39,7 +39,10 @@ class TrialResult:
     ``"max_epochs"`` or ``"time_limit"``. ``model`` is the fitted pipeline
     (preprocessing and net) when the runner asked to keep it; with
     cross-validation, ``n_folds`` folds were trained (``fit_time`` is their
-    total) and ``model`` is the first fold's.
+    total) and ``model`` is the first fold's. ``train_mode`` says how the
+    folds were trained: ``"single"`` (one holdout split), ``"batched xk"``
+    (the k folds together, as one batched module) or ``"sequential"`` (one
+    after the other; with the reason when batching was tried and refused).
     """
 
     score: float | None = None
@@ -54,6 +57,7 @@ class TrialResult:
     plain_curve: list = field(default_factory=list)
     plain_loss: float | None = None
     n_folds: int = 1
+    train_mode: str = "single"
     flops: int | None = None
     latency_ms: float | None = None
     latency_batch_ms: float | None = None
