@@ -362,13 +362,7 @@ class BaseAutoNAS(BaseEstimator):
     def _previous_state(self, fingerprint):
         """The search to continue: a checkpoint file, else (warm_start) the last fit's."""
         if self.checkpoint is not None and os.path.exists(self.checkpoint):
-            state = _read_checkpoint(self.checkpoint)
-            if state.get("fingerprint") != fingerprint:
-                raise ValueError(
-                    f"{type(self).__name__}: the checkpoint {os.fspath(self.checkpoint)!r} was written by a fit "
-                    "with other data or other search settings; delete it or choose another path."
-                )
-            return state["runner"]
+            return _read_checkpoint(self.checkpoint, fingerprint, owner=type(self).__name__)["runner"]
         if self.warm_start:
             return getattr(self, "_search_state", None)
         return None
@@ -711,24 +705,24 @@ def _mnas_reward(objectives, constraints):
 
 
 def _write_checkpoint(path, fingerprint, runner):
-    """Write the search state atomically: a crash leaves the previous checkpoint whole."""
-    import pickle
+    """Write the search state atomically, without pickle: a crash leaves the previous checkpoint whole."""
+    from .checkpoint import write_checkpoint
 
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        pickle.dump({"version": 1, "fingerprint": fingerprint, "runner": runner.state()}, f,
-                    protocol=pickle.HIGHEST_PROTOCOL)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_checkpoint(path, fingerprint, runner.state())
 
 
-def _read_checkpoint(path):
-    import pickle
+def _read_checkpoint(path, fingerprint=None, owner="sknas"):
+    """``{"fingerprint": ..., "runner": state}`` of a checkpoint file, read without unpickling anything.
 
-    with open(path, "rb") as f:
-        state = pickle.load(f)  # the user's own checkpoint file, written by _write_checkpoint
-    if not isinstance(state, dict) or state.get("version") != 1:
-        raise ValueError(f"{os.fspath(path)!r} is not an sknas checkpoint.")
-    return state
+    With ``fingerprint``, a checkpoint written for other data or settings is
+    refused before its state is decoded.
+    """
+    from .checkpoint import open_checkpoint
+
+    checkpoint = open_checkpoint(path)
+    if fingerprint is not None and checkpoint.fingerprint != fingerprint:
+        raise ValueError(
+            f"{owner}: the checkpoint {os.fspath(path)!r} was written by a fit "
+            "with other data or other search settings; delete it or choose another path."
+        )
+    return {"fingerprint": checkpoint.fingerprint, "runner": checkpoint.state()}

@@ -429,6 +429,53 @@ def _net_recipe(net, encode):
     return recipe
 
 
+def _models_to_members(encode):
+    """The recipes (JSON) and archive members (preprocessing, weights) of the models ``encode`` collected."""
+    import torch
+
+    recipes, members = [], {}
+    for i, model in enumerate(encode.models):  # grows while recipes are encoded: none hold models
+        recipes.append(_net_recipe(model.named_steps["net"], encode))
+        members[preprocessing_member(i)] = _skops_dumps(model.named_steps["preprocessing"],
+                                                        f"the preprocessing of model {i}")
+        state = {k: v.detach().to("cpu").clone() for k, v in model.named_steps["net"].module_.state_dict().items()}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        members[weights_member(i)] = buffer.getvalue()
+    return recipes, members
+
+
+def _objects_member(encode):
+    return _skops_dumps({k: v for k, (_, v) in encode.objects.items()},
+                        ", ".join(w for w, _ in encode.objects.values()))
+
+
+def _models_from_members(recipes, members, trusted, device):
+    """The decoder of a file's JSON, with its objects and its fitted models rebuilt (see ``_models_to_members``)."""
+    from sklearn.pipeline import Pipeline
+
+    objects = {}
+    if OBJECTS in members:
+        objects = _skops_loads(members[OBJECTS], OBJECTS, trusted)
+        if not isinstance(objects, dict):
+            raise UnsafeFileError(f"{OBJECTS} in the model file is not a dict.")
+    if not isinstance(recipes, list):
+        raise UnsafeFileError("the model recipes are not a list.")
+    parts = []
+    for i in range(len(recipes)):
+        for member in (weights_member(i), preprocessing_member(i)):
+            if member not in members:
+                raise ValueError(f"the file is incomplete: it has no {member}.")
+        prep = _skops_loads(members[preprocessing_member(i)], preprocessing_member(i), trusted)
+        state = _load_weights(members[weights_member(i)], weights_member(i), device)
+        parts.append((prep, state))
+    decode = _Decoder(objects, [])
+    for recipe, (prep, state) in zip(recipes, parts):
+        net = _rebuild_net(recipe, decode, state, device)
+        decode.models.append(Pipeline([("preprocessing", prep), ("net", net)]))
+    return decode
+
+
 def save(estimator, path, metadata=None):
     """Write a fitted sknas estimator to ``path`` as one zip file, without pickle.
 
@@ -470,9 +517,7 @@ def save(estimator, path, metadata=None):
         if name.endswith("_") and not name.startswith("_") and name not in _REBUILT and name not in fitted:
             fitted[name] = encode(value, name)
     params = encode(estimator.get_params(deep=False), "params")
-    recipes = []
-    for i, model in enumerate(encode.models):  # grows while recipes are encoded: none hold models
-        recipes.append(_net_recipe(model.named_steps["net"], encode))
+    recipes, model_members = _models_to_members(encode)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -489,17 +534,9 @@ def save(estimator, path, metadata=None):
         manifest_text = json.dumps(manifest, indent=1)
     except TypeError as exc:
         raise ValueError(f"sknas.io.save: metadata must be JSON-serializable ({exc}).") from None
-    members = {MANIFEST: manifest_text.encode("utf-8")}
-    for i, model in enumerate(encode.models):
-        members[preprocessing_member(i)] = _skops_dumps(model.named_steps["preprocessing"],
-                                                        f"the preprocessing of model {i}")
-        state = {k: v.detach().to("cpu").clone() for k, v in model.named_steps["net"].module_.state_dict().items()}
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        members[weights_member(i)] = buffer.getvalue()
+    members = {MANIFEST: manifest_text.encode("utf-8"), **model_members}
     if encode.objects:
-        members[OBJECTS] = _skops_dumps({k: v for k, (_, v) in encode.objects.items()},
-                                        ", ".join(w for w, _ in encode.objects.values()))
+        members[OBJECTS] = _objects_member(encode)
 
     write_archive(path, members)  # atomic: a crash mid-write never leaves a half-written model
     return os.fspath(path)
@@ -656,27 +693,12 @@ def load(path, trusted=None, device="cpu", expected_sha256=None):
 
 
 def _load_checked(members, manifest, trusted, device):
-    from sklearn.pipeline import Pipeline
-
     from .search.base import make_searcher
 
-    objects = {}
-    if OBJECTS in members:
-        objects = _skops_loads(members[OBJECTS], OBJECTS, trusted)
-        if not isinstance(objects, dict):
-            raise UnsafeFileError(f"{OBJECTS} in the model file is not a dict.")
-    parts = []
-    for i in range(len(manifest["models"])):
-        prep = _skops_loads(members[preprocessing_member(i)], preprocessing_member(i), trusted)
-        state = _load_weights(members[weights_member(i)], weights_member(i), device)
-        parts.append((prep, state))
+    decode = _models_from_members(manifest["models"], members, trusted, device)
     cls = _resolve_sknas_class(manifest.get("estimator"))
     if getattr(cls, "_task", None) not in ("classification", "regression"):
         raise UnsafeFileError(f"the model file names {manifest.get('estimator')!r}, which is not a sknas estimator.")
-    decode = _Decoder(objects, [])
-    for recipe, (prep, state) in zip(manifest["models"], parts):
-        net = _rebuild_net(recipe, decode, state, device)
-        decode.models.append(Pipeline([("preprocessing", prep), ("net", net)]))
     params = decode(manifest["params"])
     if not isinstance(params, dict):
         raise ValueError("the model file's estimator parameters are not a dict.")
