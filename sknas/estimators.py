@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 
 from .evaluation.trainer import Evaluator
 from .evaluation.trial import TrialData
+from .prep.cleaning import UnparsedValueWarning
 from .prep.tabular import infer_column_kinds, numeric_block, to_frame
 from .runner import Runner
 from .search.base import Searcher, make_searcher
@@ -42,6 +45,7 @@ OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency
 CONSTRAINT_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_ms"}
 ROWS_PER_BUDGET_SECOND = 200  # low-fidelity threshold: rows a trial may use per second of budget
 CV_MAX_SAMPLES = 1000  # below this many rows candidates are scored by k-fold cross-validation
+MIN_TRAIN_ROWS = 2  # the preprocessing's cleaner tells what varies from at least two rows
 
 
 class BaseAutoNAS(BaseEstimator):
@@ -61,7 +65,8 @@ class BaseAutoNAS(BaseEstimator):
         "scoring": [str, callable, None],
         "input_shape": [tuple, None],
         "device": [str],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": [Interval(numbers.Integral, None, -1, closed="right"), Interval(numbers.Integral, 1, None, closed="left"),
+                   None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -220,8 +225,13 @@ class BaseAutoNAS(BaseEstimator):
         holding out that same share. Returns a list of :class:`TrialData`.
         """
         n = len(y)
-        if n < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 samples; got n_samples = {n}.")
+        needed = self._min_samples()
+        if n < needed:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {needed} samples with validation_fraction="
+                f"{self.validation_fraction!r} (each candidate trains on at least {MIN_TRAIN_ROWS} rows and is "
+                f"scored on at least {self._min_valid_rows()} held-out row(s)); got n_samples = {n}."
+            )
         n_valid = max(1, int(round(self.validation_fraction * n)))
         stratified = False
         if self._task == "classification":
@@ -238,6 +248,21 @@ class BaseAutoNAS(BaseEstimator):
             splits = [train_test_split(np.arange(n), test_size=n_valid, random_state=seed,
                                        stratify=y if stratified else None)]
         return [TrialData(_safe_indexing(X, tr), y[tr], _safe_indexing(X, va), y[va]) for tr, va in splits]
+
+    def _min_valid_rows(self):
+        # R^2 (the regressors' default) is undefined on a single row
+        return 2 if self._task == "regression" and self.scoring in (None, "r2") else 1
+
+    def _min_samples(self):
+        """The fewest rows whose holdout split (the split of small data when k-fold does not apply) leaves
+        ``MIN_TRAIN_ROWS`` to train on and ``_min_valid_rows()`` to score on."""
+        n = 2
+        while n < 100_000:
+            n_valid = max(1, int(round(self.validation_fraction * n)))
+            if n - n_valid >= MIN_TRAIN_ROWS and n_valid >= self._min_valid_rows():
+                return n
+            n += 1
+        return n
 
     # -- fit -------------------------------------------------------------------------
     def _build_space(self):
@@ -415,7 +440,8 @@ class BaseAutoNAS(BaseEstimator):
     def predict(self, X):
         """Predict with the best pipeline found by the search (or the ensemble, with ``ensemble_size > 1``)."""
         X = self._check_predict_X(X)
-        return self._final.predict(X)
+        with _warnings_once_per_call():
+            return self._final.predict(X)
 
     def save(self, path, metadata=None):
         """Write the fitted estimator to ``path`` as one pickle-free file (see :func:`sknas.io.save`)."""
@@ -612,7 +638,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     def predict_proba(self, X):
         """Class probabilities of the best pipeline, columns ordered as ``classes_``."""
         X = self._check_predict_X(X)
-        return self._final.predict_proba(X)
+        with _warnings_once_per_call():
+            return self._final.predict_proba(X)
 
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):
@@ -660,6 +687,19 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     def fit(self, X, y):
         """Search, then keep the best pipeline. Returns self."""
         return self._fit(X, y)
+
+
+@contextlib.contextmanager
+def _warnings_once_per_call():
+    """Each member of a bag or an ensemble cleans the same X: report what they find once per call."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnparsedValueWarning)
+        yield
+    seen = set()
+    for w in caught:
+        if (w.category, str(w.message)) not in seen:
+            seen.add((w.category, str(w.message)))
+            warnings.warn(w.message, w.category, stacklevel=3)
 
 
 def _cost(row, key):
