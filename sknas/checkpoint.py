@@ -22,8 +22,10 @@ with the SHA-256 of every member in ``hashes.json``):
 The tagged JSON describes an object graph: containers (list, tuple, dict,
 set, frozenset, deque, OrderedDict, defaultdict), numbers, strings, bytes,
 genotypes, numpy and torch random generators, and objects of the classes of
-the ``sknas`` package and of a short list of torch classes (the modules and
-optimizers a searcher holds). Reading one rebuilds each object with
+the ``sknas`` package, of a short list of torch classes (the modules and
+optimizers a searcher holds) and of the classes of the estimator's own
+``space``, ``search`` and ``preprocessing`` objects (taken from the
+estimator, never imported by the name in the file). Reading one rebuilds each object with
 ``object.__new__`` and assigns its attributes: no constructor, no
 ``__reduce__``, no ``__setstate__`` of any other package runs, no function
 named in the file is ever called, and the file's fingerprint and version are
@@ -106,8 +108,10 @@ def _is_sklearn_object(value):
 class _Encoder:
     """Turns a state graph into tagged JSON, arrays, tensors, models and skops objects."""
 
-    def __init__(self):
+    def __init__(self, trusted=()):
         from .io import _Encoder as ModelEncoder
+
+        self.trusted = tuple(trusted)
 
         self.arrays = []
         self.tensors = {}
@@ -220,18 +224,20 @@ class _Encoder:
         if isinstance(value, numbers.Real):
             return float(value)
         cls = type(value)
-        if isinstance(value, tuple) and hasattr(cls, "_fields") and _allowed_class(cls):  # a sknas namedtuple
+        allowed = _allowed_class(cls) or cls in self.trusted
+        if isinstance(value, tuple) and hasattr(cls, "_fields") and allowed:  # a sknas namedtuple
             return {"t": "namedtuple", "class": _class_path(cls), "v": [self(v, f"{where}.{f}")
                                                                        for f, v in zip(cls._fields, value)]}
-        if not _allowed_class(cls):
+        if not allowed:
             raise ValueError(
                 f"{where} is a {cls.__module__}.{cls.__qualname__}, which a checkpoint cannot store "
-                "(only plain data, numpy and torch values, and objects of sknas classes)."
+                "(only plain data, numpy and torch values, objects of sknas classes and of the classes of "
+                "the estimator's own space, search and preprocessing)."
             )
         ref, node_id = self._memo(value)
         if ref:
             return ref
-        if cls.__module__.split(".")[0] == "sknas":
+        if cls.__module__.split(".")[0] == "sknas" or cls in self.trusted:
             # what pickling would store (sknas classes drop caches and data there), or a checkpoint-specific view
             getter = getattr(value, "_checkpoint_state", None)
             state = getter() if getter is not None else value.__getstate__()
@@ -254,11 +260,17 @@ class _Encoder:
 # decoding
 # ---------------------------------------------------------------------------------------
 class _Decoder:
-    def __init__(self, arrays, tensors, model_decode):
+    def __init__(self, arrays, tensors, model_decode, trusted=()):
         self.arrays = arrays
         self.tensors = tensors
         self.model_decode = model_decode
+        self.trusted = {_class_path(cls): cls for cls in trusted}
         self.memo = {}
+
+    def _class(self, path):
+        # a class the caller trusts (the estimator's own parameter objects) is taken from the caller, never
+        # imported by the name in the file
+        return self.trusted[path] if isinstance(path, str) and path in self.trusted else _resolve_class(path)
 
     def _remember(self, node, value):
         node_id = node.get("id")
@@ -378,13 +390,13 @@ class _Decoder:
         if tag in ("model", "skops"):
             return self.model_decode(node["v"])
         if tag == "namedtuple":
-            cls = _resolve_class(node.get("class"))
+            cls = self._class(node.get("class"))
             values = self._list(node)
             if not issubclass(cls, tuple) or len(values) != len(getattr(cls, "_fields", ())):
                 raise UnsafeFileError(f"invalid named tuple {node.get('class')!r} in the checkpoint.")
             return tuple.__new__(cls, values)
         if tag == "object":
-            cls = _resolve_class(node.get("class"))
+            cls = self._class(node.get("class"))
             obj = object.__new__(cls)
             self._remember(node, obj)
             state = {k: self(v) for k, v in (node.get("dict") or {}).items()}
@@ -406,13 +418,18 @@ class _Decoder:
 # ---------------------------------------------------------------------------------------
 # files
 # ---------------------------------------------------------------------------------------
-def write_checkpoint(path, fingerprint, state):
-    """Write ``state`` (a :meth:`Runner.state` dict) and ``fingerprint`` to ``path`` atomically."""
+def write_checkpoint(path, fingerprint, state, trusted=()):
+    """Write ``state`` (a :meth:`Runner.state` dict) and ``fingerprint`` to ``path`` atomically.
+
+    ``trusted``: classes besides sknas's own whose objects may be stored (the
+    classes of the estimator's own ``space``, ``search`` and
+    ``preprocessing``); reading the file needs the same ones.
+    """
     import torch
 
     from .io import _models_to_members, _objects_member
 
-    encode = _Encoder()
+    encode = _Encoder(trusted)
     encoded = encode(state)
     recipes, members = _models_to_members(encode.models)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "fingerprint": fingerprint,
@@ -446,10 +463,14 @@ class Checkpoint:
         self._members = members
         self._header = header
 
-    def state(self, device="cpu"):
-        """The search state written by :func:`write_checkpoint`, rebuilt without running code from the file."""
+    def state(self, device="cpu", trusted=()):
+        """The search state written by :func:`write_checkpoint`, rebuilt without running code from the file.
+
+        ``trusted``: the classes given to :func:`write_checkpoint`, trusted in
+        the state and in the skops parts (a custom preprocessing).
+        """
         try:
-            return self._decode(device)
+            return self._decode(device, tuple(trusted))
         except UnsafeFileError as exc:
             raise UnsafeFileError(f"{self.path!r}: {exc}") from None
         except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError, RuntimeError) as exc:
@@ -458,7 +479,7 @@ class Checkpoint:
                 f"({type(exc).__name__}: {exc})."
             ) from None
 
-    def _decode(self, device):
+    def _decode(self, device, trusted):
         from .io import _load_weights, _models_from_members
 
         members, header = self._members, self._header
@@ -469,8 +490,9 @@ class Checkpoint:
                 raise UnsafeFileError(f"it lacks {name}.")
             arrays.append(np.load(io.BytesIO(members[name]), allow_pickle=False))
         tensors = _load_weights(members[TENSORS], TENSORS, device) if TENSORS in members else {}
-        model_decode = _models_from_members(header.get("models", []), members, None, device)
-        return _Decoder(arrays, dict(tensors), model_decode)(header["state"])
+        skops_names = [f"{cls.__module__}.{cls.__qualname__}" for cls in trusted]
+        model_decode = _models_from_members(header.get("models", []), members, skops_names, device)
+        return _Decoder(arrays, dict(tensors), model_decode, trusted)(header["state"])
 
 
 def open_checkpoint(path):

@@ -325,12 +325,19 @@ class BaseAutoNAS(BaseEstimator):
             verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
             reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
             data_fraction=data_fraction, library_size=max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0,
-            on_trial=None if fingerprint is None else (lambda r: _write_checkpoint(self.checkpoint, fingerprint, r)),
+            on_trial=None if fingerprint is None else (
+                lambda r: _write_checkpoint(self.checkpoint, fingerprint, r, self._own_classes())),
         )
         state = self._previous_state(fingerprint)
         if state is not None:
             runner.restore(state)
             self.searcher_ = runner.searcher
+        if fingerprint is not None:  # before any trial: a state the checkpoint cannot hold fails now, not mid-search
+            try:
+                _write_checkpoint(self.checkpoint, fingerprint, runner, self._own_classes())
+            except ValueError as exc:
+                raise ValueError(f"{type(self).__name__}: checkpoint={self.checkpoint!r} cannot hold this "
+                                 f"search: {exc}") from None
         results = runner.run(data)
         t_search = time.time()
         self._search_state = runner.state() if self.warm_start else None
@@ -384,10 +391,17 @@ class BaseAutoNAS(BaseEstimator):
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
         return joblib.hash((type(self).__name__, repr(sorted(params.items())), X, y))
 
+    def _own_classes(self):
+        """The classes of the objects given as ``space``, ``search`` and ``preprocessing``: a checkpoint of
+        this fit may hold objects of them (the user's own searcher or transformer)."""
+        values = (self.space, self.search, self.preprocessing)
+        return tuple(type(v) for v in values if not isinstance(v, (str, list, tuple)))
+
     def _previous_state(self, fingerprint):
         """The search to continue: a checkpoint file, else (warm_start) the last fit's."""
         if self.checkpoint is not None and os.path.exists(self.checkpoint):
-            return _read_checkpoint(self.checkpoint, fingerprint, owner=type(self).__name__)["runner"]
+            return _read_checkpoint(self.checkpoint, fingerprint, owner=type(self).__name__,
+                                    trusted=self._own_classes())["runner"]
         if self.warm_start:
             return getattr(self, "_search_state", None)
         return None
@@ -744,14 +758,14 @@ def _mnas_reward(objectives, constraints):
     return reward
 
 
-def _write_checkpoint(path, fingerprint, runner):
+def _write_checkpoint(path, fingerprint, runner, trusted=()):
     """Write the search state atomically, without pickle: a crash leaves the previous checkpoint whole."""
     from .checkpoint import write_checkpoint
 
-    write_checkpoint(path, fingerprint, runner.state())
+    write_checkpoint(path, fingerprint, runner.state(), trusted=trusted)
 
 
-def _read_checkpoint(path, fingerprint=None, owner="sknas"):
+def _read_checkpoint(path, fingerprint=None, owner="sknas", trusted=()):
     """``{"fingerprint": ..., "runner": state}`` of a checkpoint file, read without unpickling anything.
 
     With ``fingerprint``, a checkpoint written for other data or settings is
@@ -765,4 +779,4 @@ def _read_checkpoint(path, fingerprint=None, owner="sknas"):
             f"{owner}: the checkpoint {os.fspath(path)!r} was written by a fit "
             "with other data or other search settings; delete it or choose another path."
         )
-    return {"fingerprint": checkpoint.fingerprint, "runner": checkpoint.state()}
+    return {"fingerprint": checkpoint.fingerprint, "runner": checkpoint.state(trusted=trusted)}

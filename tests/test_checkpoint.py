@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_iris
 
 from sknas import AutoNASClassifier
@@ -16,6 +17,7 @@ from sknas.estimators import _read_checkpoint
 from sknas.io import HASHES, UnsafeFileError, write_archive
 from sknas.search.bohb import _Observation
 from sknas.search.evolution import RegularizedEvolution
+from sknas.search.random import RandomSearch
 from sknas.space.genotype import Genotype
 
 
@@ -149,3 +151,53 @@ def test_resumed_search_equals_an_uninterrupted_one(search, tmp_path):
     straight = AutoNASClassifier(max_trials=4, **params).fit(X, y)
     assert resumed.search_results_["genotype"] == straight.search_results_["genotype"]
     assert resumed.search_results_["score"][:2] == straight.search_results_["score"][:2]
+
+
+class MyRandomSearch(RandomSearch):
+    """A user's own searcher (a class outside sknas), with state of its own."""
+
+    def _tell(self, candidate, result):
+        super()._tell(candidate, result)
+        self.n_told_ = getattr(self, "n_told_", 0) + 1
+
+
+class CountingSearch(RandomSearch):
+    """A searcher holding a Counter: not a class a checkpoint rebuilds."""
+
+    def _setup(self):
+        super()._setup()
+        self.notes_ = collections.Counter()
+
+
+class MyScaler(BaseEstimator, TransformerMixin):
+    """A user's own preprocessing."""
+
+    def fit(self, X, y=None):
+        self.mean_ = np.asarray(X, dtype=float).mean(axis=0)
+        return self
+
+    def transform(self, X):
+        return (np.asarray(X, dtype=float) - self.mean_).astype(np.float32)
+
+
+def test_the_users_own_searcher_and_preprocessing_are_kept(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    params = dict(time_budget=None, max_epochs=2, validation_fraction=0.5, random_state=0)
+    path = tmp_path / "search.ckpt"
+    AutoNASClassifier(max_trials=2, checkpoint=path, search=MyRandomSearch(), preprocessing=MyScaler(),
+                      **params).fit(X, y)
+    resumed = AutoNASClassifier(max_trials=3, checkpoint=path, search=MyRandomSearch(), preprocessing=MyScaler(),
+                                **params).fit(X, y)
+    assert resumed.n_trials_ == 3 and resumed.searcher_.n_told_ == 3
+    # the classes are trusted because this fit was given them, not because the file names them
+    with pytest.raises(UnsafeFileError, match="not trusted.*MyScaler"):
+        _read_checkpoint(path)
+
+
+def test_a_state_the_checkpoint_cannot_hold_fails_before_any_trial(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    clf = AutoNASClassifier(max_trials=2, checkpoint=tmp_path / "c.ckpt", search=CountingSearch(), time_budget=None,
+                            max_epochs=2)
+    with pytest.raises(ValueError, match=r"cannot hold this search.*notes_.*collections.Counter"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "search_results_")
