@@ -98,6 +98,11 @@ def _resolve_class(path):
     return obj
 
 
+def _describe(key):
+    """A dict key as an error message shows it (a tensor key is not printed: that is slow and long)."""
+    return repr(key) if isinstance(key, (str, int, float, bool, type(None))) else f"<{type(key).__name__}>"
+
+
 def _is_sklearn_object(value):
     return type(value).__module__.split(".")[0] == "sklearn"
 
@@ -167,7 +172,8 @@ class _Encoder:
         if type(value) in (dict, collections.OrderedDict, collections.defaultdict):
             node = {"t": {dict: "dict", collections.OrderedDict: "odict",
                           collections.defaultdict: "ddict"}[type(value)],
-                    "items": [[self(k, f"{where} key"), self(v, f"{where}[{k!r}]")] for k, v in value.items()]}
+                    "items": [[self(k, f"{where} key"), self(v, f"{where}[{_describe(k)}]")]
+                              for k, v in value.items()]}
             if type(value) is collections.defaultdict:
                 names = [name for name, f in _FACTORIES.items() if f is value.default_factory]
                 if value.default_factory is not None and not names:
@@ -447,7 +453,7 @@ def write_checkpoint(path, fingerprint, state, trusted=()):
         from .io import OBJECTS
 
         members[OBJECTS] = _objects_member(encode.models)
-    return write_archive(path, members)
+    return write_archive(path, members, compress_binary=False)
 
 
 class Checkpoint:

@@ -305,12 +305,14 @@ def file_digest(path):
     return digest.hexdigest()
 
 
-def write_archive(path, members):
+def write_archive(path, members, compress_binary=True):
     """Write ``members`` (name -> bytes or str) and ``hashes.json`` (their SHA-256) to ``path`` atomically.
 
     The archive goes to a temporary file that is flushed to disk and then
     renamed over ``path``: a crash (even ``kill -9``) mid-write leaves the
-    previous file whole.
+    previous file whole. With ``compress_binary=False`` only the JSON
+    members are compressed (weights barely compress, and a checkpoint is
+    written after every trial).
     """
     path = os.fspath(path)
     members = {name: data.encode("utf-8") if isinstance(data, str) else bytes(data) for name, data in members.items()}
@@ -321,7 +323,8 @@ def write_archive(path, members):
         with open(tmp, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for name, data in members.items():
-                    archive.writestr(name, data)
+                    stored = not compress_binary and not name.endswith(".json")
+                    archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if stored else None)
                 archive.writestr(HASHES, json.dumps(hashes, indent=1))
             f.flush()
             os.fsync(f.fileno())
