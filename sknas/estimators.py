@@ -539,7 +539,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         CUDA is missing) or "auto" (CUDA where available, else the CPU).
     n_jobs : int or None, default=None
         Trials run in parallel through joblib (a Dask joblib backend
-        distributes them).
+        distributes them); -1 uses every core. 0 is refused.
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the searcher and every trial. Same seed, ``n_jobs=1``,
         ``max_trials`` set and ``time_budget=None`` give identical results.
@@ -555,7 +555,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         atomically (write, then rename); a later fit given the same path and
         the same data and settings resumes the search (after a crash, even
         ``kill -9``, only the trials in flight are lost). ``max_trials``
-        counts the resumed trials; ``time_budget`` applies to each fit.
+        counts the resumed trials; ``time_budget`` applies to each fit. The
+        file holds no pickle (:mod:`sknas.checkpoint`); a damaged, edited
+        or foreign file, or another fit's, is refused with a ``ValueError``.
     pruning : bool, default=False
         Stop trials whose validation-loss curve, extrapolated with
         parametric learning-curve models (Domhan et al. 2015), cannot reach
