@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 
 from .evaluation.trainer import Evaluator
 from .evaluation.trial import TrialData
+from .prep.cleaning import UnparsedValueWarning
 from .prep.tabular import infer_column_kinds, numeric_block, to_frame
 from .runner import Runner
 from .search.base import Searcher, make_searcher
@@ -42,6 +45,7 @@ OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency
 CONSTRAINT_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_ms"}
 ROWS_PER_BUDGET_SECOND = 200  # low-fidelity threshold: rows a trial may use per second of budget
 CV_MAX_SAMPLES = 1000  # below this many rows candidates are scored by k-fold cross-validation
+MIN_TRAIN_ROWS = 2  # the preprocessing's cleaner tells what varies from at least two rows
 
 
 class BaseAutoNAS(BaseEstimator):
@@ -61,7 +65,8 @@ class BaseAutoNAS(BaseEstimator):
         "scoring": [str, callable, None],
         "input_shape": [tuple, None],
         "device": [str],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": [Interval(numbers.Integral, None, -1, closed="right"), Interval(numbers.Integral, 1, None, closed="left"),
+                   None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -220,8 +225,13 @@ class BaseAutoNAS(BaseEstimator):
         holding out that same share. Returns a list of :class:`TrialData`.
         """
         n = len(y)
-        if n < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 samples; got n_samples = {n}.")
+        needed = self._min_samples()
+        if n < needed:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {needed} samples with validation_fraction="
+                f"{self.validation_fraction!r} (each candidate trains on at least {MIN_TRAIN_ROWS} rows and is "
+                f"scored on at least {self._min_valid_rows()} held-out row(s)); got n_samples = {n}."
+            )
         n_valid = max(1, int(round(self.validation_fraction * n)))
         stratified = False
         if self._task == "classification":
@@ -238,6 +248,21 @@ class BaseAutoNAS(BaseEstimator):
             splits = [train_test_split(np.arange(n), test_size=n_valid, random_state=seed,
                                        stratify=y if stratified else None)]
         return [TrialData(_safe_indexing(X, tr), y[tr], _safe_indexing(X, va), y[va]) for tr, va in splits]
+
+    def _min_valid_rows(self):
+        # R^2 (the regressors' default) is undefined on a single row
+        return 2 if self._task == "regression" and self.scoring in (None, "r2") else 1
+
+    def _min_samples(self):
+        """The fewest rows whose holdout split (the split of small data when k-fold does not apply) leaves
+        ``MIN_TRAIN_ROWS`` to train on and ``_min_valid_rows()`` to score on."""
+        n = 2
+        while n < 100_000:
+            n_valid = max(1, int(round(self.validation_fraction * n)))
+            if n - n_valid >= MIN_TRAIN_ROWS and n_valid >= self._min_valid_rows():
+                return n
+            n += 1
+        return n
 
     # -- fit -------------------------------------------------------------------------
     def _build_space(self):
@@ -300,12 +325,19 @@ class BaseAutoNAS(BaseEstimator):
             verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
             reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
             data_fraction=data_fraction, library_size=max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0,
-            on_trial=None if fingerprint is None else (lambda r: _write_checkpoint(self.checkpoint, fingerprint, r)),
+            on_trial=None if fingerprint is None else (
+                lambda r: _write_checkpoint(self.checkpoint, fingerprint, r, self._own_classes())),
         )
         state = self._previous_state(fingerprint)
         if state is not None:
             runner.restore(state)
             self.searcher_ = runner.searcher
+        if fingerprint is not None:  # before any trial: a state the checkpoint cannot hold fails now, not mid-search
+            try:
+                _write_checkpoint(self.checkpoint, fingerprint, runner, self._own_classes())
+            except ValueError as exc:
+                raise ValueError(f"{type(self).__name__}: checkpoint={self.checkpoint!r} cannot hold this "
+                                 f"search: {exc}") from None
         results = runner.run(data)
         t_search = time.time()
         self._search_state = runner.state() if self.warm_start else None
@@ -359,16 +391,17 @@ class BaseAutoNAS(BaseEstimator):
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
         return joblib.hash((type(self).__name__, repr(sorted(params.items())), X, y))
 
+    def _own_classes(self):
+        """The classes of the objects given as ``space``, ``search`` and ``preprocessing``: a checkpoint of
+        this fit may hold objects of them (the user's own searcher or transformer)."""
+        values = (self.space, self.search, self.preprocessing)
+        return tuple(type(v) for v in values if not isinstance(v, (str, list, tuple)))
+
     def _previous_state(self, fingerprint):
         """The search to continue: a checkpoint file, else (warm_start) the last fit's."""
         if self.checkpoint is not None and os.path.exists(self.checkpoint):
-            state = _read_checkpoint(self.checkpoint)
-            if state.get("fingerprint") != fingerprint:
-                raise ValueError(
-                    f"{type(self).__name__}: the checkpoint {os.fspath(self.checkpoint)!r} was written by a fit "
-                    "with other data or other search settings; delete it or choose another path."
-                )
-            return state["runner"]
+            return _read_checkpoint(self.checkpoint, fingerprint, owner=type(self).__name__,
+                                    trusted=self._own_classes())["runner"]
         if self.warm_start:
             return getattr(self, "_search_state", None)
         return None
@@ -421,7 +454,8 @@ class BaseAutoNAS(BaseEstimator):
     def predict(self, X):
         """Predict with the best pipeline found by the search (or the ensemble, with ``ensemble_size > 1``)."""
         X = self._check_predict_X(X)
-        return self._final.predict(X)
+        with _warnings_once_per_call():
+            return self._final.predict(X)
 
     def save(self, path, metadata=None):
         """Write the fitted estimator to ``path`` as one pickle-free file (see :func:`sknas.io.save`)."""
@@ -505,7 +539,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         CUDA is missing) or "auto" (CUDA where available, else the CPU).
     n_jobs : int or None, default=None
         Trials run in parallel through joblib (a Dask joblib backend
-        distributes them).
+        distributes them); -1 uses every core. 0 is refused.
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the searcher and every trial. Same seed, ``n_jobs=1``,
         ``max_trials`` set and ``time_budget=None`` give identical results.
@@ -521,7 +555,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         atomically (write, then rename); a later fit given the same path and
         the same data and settings resumes the search (after a crash, even
         ``kill -9``, only the trials in flight are lost). ``max_trials``
-        counts the resumed trials; ``time_budget`` applies to each fit.
+        counts the resumed trials; ``time_budget`` applies to each fit. The
+        file holds no pickle (:mod:`sknas.checkpoint`); a damaged, edited
+        or foreign file, or another fit's, is refused with a ``ValueError``.
     pruning : bool, default=False
         Stop trials whose validation-loss curve, extrapolated with
         parametric learning-curve models (Domhan et al. 2015), cannot reach
@@ -618,7 +654,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     def predict_proba(self, X):
         """Class probabilities of the best pipeline, columns ordered as ``classes_``."""
         X = self._check_predict_X(X)
-        return self._final.predict_proba(X)
+        with _warnings_once_per_call():
+            return self._final.predict_proba(X)
 
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):
@@ -668,6 +705,19 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         return self._fit(X, y)
 
 
+@contextlib.contextmanager
+def _warnings_once_per_call():
+    """Each member of a bag or an ensemble cleans the same X: report what they find once per call."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnparsedValueWarning)
+        yield
+    seen = set()
+    for w in caught:
+        if (w.category, str(w.message)) not in seen:
+            seen.add((w.category, str(w.message)))
+            warnings.warn(w.message, w.category, stacklevel=3)
+
+
 def _cost(row, key):
     """The value a constraint ``key`` limits, from a results row or a TrialResult."""
     column = CONSTRAINT_COLUMNS[key]
@@ -710,25 +760,25 @@ def _mnas_reward(objectives, constraints):
     return reward
 
 
-def _write_checkpoint(path, fingerprint, runner):
-    """Write the search state atomically: a crash leaves the previous checkpoint whole."""
-    import pickle
+def _write_checkpoint(path, fingerprint, runner, trusted=()):
+    """Write the search state atomically, without pickle: a crash leaves the previous checkpoint whole."""
+    from .checkpoint import write_checkpoint
 
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        pickle.dump({"version": 1, "fingerprint": fingerprint, "runner": runner.state()}, f,
-                    protocol=pickle.HIGHEST_PROTOCOL)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_checkpoint(path, fingerprint, runner.state(), trusted=trusted)
 
 
-def _read_checkpoint(path):
-    import pickle
+def _read_checkpoint(path, fingerprint=None, owner="sknas", trusted=()):
+    """``{"fingerprint": ..., "runner": state}`` of a checkpoint file, read without unpickling anything.
 
-    with open(path, "rb") as f:
-        state = pickle.load(f)  # the user's own checkpoint file, written by _write_checkpoint
-    if not isinstance(state, dict) or state.get("version") != 1:
-        raise ValueError(f"{os.fspath(path)!r} is not an sknas checkpoint.")
-    return state
+    With ``fingerprint``, a checkpoint written for other data or settings is
+    refused before its state is decoded.
+    """
+    from .checkpoint import open_checkpoint
+
+    checkpoint = open_checkpoint(path)
+    if fingerprint is not None and checkpoint.fingerprint != fingerprint:
+        raise ValueError(
+            f"{owner}: the checkpoint {os.fspath(path)!r} was written by a fit "
+            "with other data or other search settings; delete it or choose another path."
+        )
+    return {"fingerprint": checkpoint.fingerprint, "runner": checkpoint.state(trusted=trusted)}

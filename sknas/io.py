@@ -20,13 +20,24 @@
 ``objects.skops`` (only when needed)
     Parameters or attributes that are not plain data (e.g. an sklearn
     transformer given as ``preprocessing=``), under the same rules.
+``hashes.json``
+    The SHA-256 digest of every other member, written last.
 
-``load(path)`` rebuilds the estimator: every class named in the file must be
+``load(path)`` first checks the archive against ``hashes.json``: a member
+that is missing, added or changed since ``save`` (flipped bytes, negated
+weights, swapped ``classes_``) raises :class:`UnsafeFileError`, and so does
+any archive that cannot be read (truncated, empty, not a zip). The digests
+detect corruption and edits by anyone who does not also rewrite
+``hashes.json``; they are no signature. To pin one file, compare
+:func:`file_digest` with a digest kept elsewhere (``load(path,
+expected_sha256=...)``).
+
+It then rebuilds the estimator: every class named in the file must be
 a class of the ``sknas`` package (or a type trusted by skops), the network is
 rebuilt from its recipe with :func:`sknas.evaluation.trainer.make_net` and
 its weights loaded, so predictions equal the saved estimator's exactly. A
 file that names any other class, holds a pickle that is not plain tensors,
-or was otherwise tampered with raises :class:`UnsafeFileError` (a
+or whose digests do not match raises :class:`UnsafeFileError` (a
 ``ValueError``) before any of its code could run.
 
 Not saved: the searcher's internal state (``searcher_`` comes back as a
@@ -36,12 +47,15 @@ kept. skops is required (``pip install skops``).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import json
 import numbers
 import os
+import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -50,12 +64,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from .space.genotype import Genotype
 
-__all__ = ["FORMAT_VERSION", "SAFE_SKOPS_TYPES", "UnsafeFileError", "load", "read_metadata", "save"]
+__all__ = ["FORMAT_VERSION", "SAFE_SKOPS_TYPES", "UnsafeFileError", "file_digest", "load", "read_metadata",
+           "save"]
 
 FORMAT = "sknas-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: hashes.json (version 1 files load, with a warning that they cannot be checked)
 MANIFEST = "sknas.json"
 OBJECTS = "objects.skops"
+HASHES = "hashes.json"
 
 # Fitted attributes that are rebuilt rather than stored as data.
 _REBUILT = ("searcher_",)
@@ -264,6 +280,116 @@ def _skops_loads(data, member, trusted):
 
 
 # ---------------------------------------------------------------------------------------
+# archives: members, their SHA-256 digests, atomic writes, every read error named
+# ---------------------------------------------------------------------------------------
+def file_digest(path):
+    """The SHA-256 hex digest of a whole file, to pin a saved model or checkpoint.
+
+    Keep the digest of a file you saved somewhere the file's writers cannot
+    reach; ``load(path, expected_sha256=digest)`` then refuses any other
+    file, including one whose ``hashes.json`` was rewritten to match.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    digest : str
+        64 lowercase hex digits, as ``sha256sum`` prints them.
+    """
+    digest = hashlib.sha256()
+    with open(os.fspath(path), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_archive(path, members, compress_binary=True):
+    """Write ``members`` (name -> bytes or str) and ``hashes.json`` (their SHA-256) to ``path`` atomically.
+
+    The archive goes to a temporary file that is flushed to disk and then
+    renamed over ``path``: a crash (even ``kill -9``) mid-write leaves the
+    previous file whole. With ``compress_binary=False`` only the JSON
+    members are compressed (weights barely compress, and a checkpoint is
+    written after every trial).
+    """
+    path = os.fspath(path)
+    members = {name: data.encode("utf-8") if isinstance(data, str) else bytes(data) for name, data in members.items()}
+    hashes = {"algorithm": "sha256",
+              "members": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}}
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, data in members.items():
+                    stored = not compress_binary and not name.endswith(".json")
+                    archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if stored else None)
+                archive.writestr(HASHES, json.dumps(hashes, indent=1))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def read_archive(path, what="sknas model file"):
+    """The members of an archive written by :func:`write_archive`, checked against their digests.
+
+    Returns ``(members, checked)``: a dict name -> bytes (without
+    ``hashes.json``) and whether the archive had digests to check (files
+    written before they were recorded have none). Any read error (an empty,
+    truncated or corrupted file, a bad CRC) and any member that is missing,
+    added or changed since it was written raises :class:`UnsafeFileError`
+    naming the file.
+    """
+    path = os.fspath(path)
+    if os.path.getsize(path) == 0:
+        raise UnsafeFileError(f"{path!r} is not a {what}: the file is empty.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {}
+            for info in archive.infolist():
+                if info.filename in members:
+                    raise UnsafeFileError(f"{path!r} is not a valid {what}: it holds {info.filename!r} twice.")
+                members[info.filename] = archive.read(info)
+    except UnsafeFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise UnsafeFileError(
+            f"{path!r} is not a {what}, or it is truncated or corrupted: {type(exc).__name__}: {exc}"
+        ) from None
+    raw = members.pop(HASHES, None)
+    if raw is None:
+        return members, False
+    try:
+        hashes = json.loads(raw.decode("utf-8"))
+        recorded = hashes["members"]
+        if hashes["algorithm"] != "sha256" or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in recorded.items()):
+            raise ValueError(hashes["algorithm"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UnsafeFileError(f"{path!r}: its {HASHES} is not a valid list of SHA-256 digests ({exc!r}).") from None
+    missing = sorted(set(recorded) - set(members))
+    if missing:
+        raise UnsafeFileError(f"{path!r} was altered after it was written: it lacks {missing}.")
+    added = sorted(set(members) - set(recorded))
+    if added:
+        raise UnsafeFileError(f"{path!r} was altered after it was written: {added} were added to it.")
+    changed = sorted(name for name, data in members.items() if hashlib.sha256(data).hexdigest() != recorded[name])
+    if changed:
+        raise UnsafeFileError(
+            f"{path!r} was altered after it was written: the SHA-256 of {changed} does not match the digest "
+            f"recorded in its {HASHES} (a corrupted or edited file)."
+        )
+    return members, True
+
+
+
+# ---------------------------------------------------------------------------------------
 # save
 # ---------------------------------------------------------------------------------------
 def _is_model(value):
@@ -304,6 +430,53 @@ def _net_recipe(net, encode):
         recipe["target_mean"] = encode(np.asarray(net.target_mean_, dtype=np.float64), "net.target_mean")
         recipe["target_scale"] = encode(np.asarray(net.target_scale_, dtype=np.float64), "net.target_scale")
     return recipe
+
+
+def _models_to_members(encode):
+    """The recipes (JSON) and archive members (preprocessing, weights) of the models ``encode`` collected."""
+    import torch
+
+    recipes, members = [], {}
+    for i, model in enumerate(encode.models):  # grows while recipes are encoded: none hold models
+        recipes.append(_net_recipe(model.named_steps["net"], encode))
+        members[preprocessing_member(i)] = _skops_dumps(model.named_steps["preprocessing"],
+                                                        f"the preprocessing of model {i}")
+        state = {k: v.detach().to("cpu").clone() for k, v in model.named_steps["net"].module_.state_dict().items()}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        members[weights_member(i)] = buffer.getvalue()
+    return recipes, members
+
+
+def _objects_member(encode):
+    return _skops_dumps({k: v for k, (_, v) in encode.objects.items()},
+                        ", ".join(w for w, _ in encode.objects.values()))
+
+
+def _models_from_members(recipes, members, trusted, device):
+    """The decoder of a file's JSON, with its objects and its fitted models rebuilt (see ``_models_to_members``)."""
+    from sklearn.pipeline import Pipeline
+
+    objects = {}
+    if OBJECTS in members:
+        objects = _skops_loads(members[OBJECTS], OBJECTS, trusted)
+        if not isinstance(objects, dict):
+            raise UnsafeFileError(f"{OBJECTS} in the model file is not a dict.")
+    if not isinstance(recipes, list):
+        raise UnsafeFileError("the model recipes are not a list.")
+    parts = []
+    for i in range(len(recipes)):
+        for member in (weights_member(i), preprocessing_member(i)):
+            if member not in members:
+                raise ValueError(f"the file is incomplete: it has no {member}.")
+        prep = _skops_loads(members[preprocessing_member(i)], preprocessing_member(i), trusted)
+        state = _load_weights(members[weights_member(i)], weights_member(i), device)
+        parts.append((prep, state))
+    decode = _Decoder(objects, [])
+    for recipe, (prep, state) in zip(recipes, parts):
+        net = _rebuild_net(recipe, decode, state, device)
+        decode.models.append(Pipeline([("preprocessing", prep), ("net", net)]))
+    return decode
 
 
 def save(estimator, path, metadata=None):
@@ -347,9 +520,7 @@ def save(estimator, path, metadata=None):
         if name.endswith("_") and not name.startswith("_") and name not in _REBUILT and name not in fitted:
             fitted[name] = encode(value, name)
     params = encode(estimator.get_params(deep=False), "params")
-    recipes = []
-    for i, model in enumerate(encode.models):  # grows while recipes are encoded: none hold models
-        recipes.append(_net_recipe(model.named_steps["net"], encode))
+    recipes, model_members = _models_to_members(encode)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -366,72 +537,64 @@ def save(estimator, path, metadata=None):
         manifest_text = json.dumps(manifest, indent=1)
     except TypeError as exc:
         raise ValueError(f"sknas.io.save: metadata must be JSON-serializable ({exc}).") from None
-    members = {MANIFEST: manifest_text.encode("utf-8")}
-    for i, model in enumerate(encode.models):
-        members[preprocessing_member(i)] = _skops_dumps(model.named_steps["preprocessing"],
-                                                        f"the preprocessing of model {i}")
-        state = {k: v.detach().to("cpu").clone() for k, v in model.named_steps["net"].module_.state_dict().items()}
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        members[weights_member(i)] = buffer.getvalue()
+    members = {MANIFEST: manifest_text.encode("utf-8"), **model_members}
     if encode.objects:
-        members[OBJECTS] = _skops_dumps({k: v for k, (_, v) in encode.objects.items()},
-                                        ", ".join(w for w, _ in encode.objects.values()))
+        members[OBJECTS] = _objects_member(encode)
 
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    os.replace(tmp, path)  # a crash mid-write never leaves a half-written model behind
-    return path
+    write_archive(path, members)  # atomic: a crash mid-write never leaves a half-written model
+    return os.fspath(path)
 
 
 # ---------------------------------------------------------------------------------------
 # load
 # ---------------------------------------------------------------------------------------
-def _open(path):
+def _open(path, expected_sha256=None):
+    """The checked members and parsed ``sknas.json`` of a model file."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such model file: {path!r}.")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path!r} is not a sknas model file (not a zip archive written by sknas.io.save).")
-    archive = zipfile.ZipFile(path)
-    names = set(archive.namelist())
-    if MANIFEST not in names:
-        archive.close()
+    if expected_sha256 is not None:
+        actual = file_digest(path)
+        if not isinstance(expected_sha256, str) or actual != expected_sha256.strip().lower():
+            raise UnsafeFileError(
+                f"{path!r} is not the pinned model file: its SHA-256 is {actual}. "
+                f"Got expected_sha256={expected_sha256!r} instead."
+            )
+    members, checked = read_archive(path)
+    if MANIFEST not in members:
         raise ValueError(f"{path!r} is not a sknas model file (it has no {MANIFEST}).")
     try:
-        manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
+        manifest = json.loads(members[MANIFEST].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        archive.close()
-        raise ValueError(f"{path!r}: its {MANIFEST} is not valid JSON ({exc}).") from None
+        raise UnsafeFileError(f"{path!r}: its {MANIFEST} is not valid JSON ({exc}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        archive.close()
         raise ValueError(f"{path!r} is not a sknas model file (unknown format).")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        archive.close()
         raise ValueError(
             f"{path!r} was written in format version {version!r}; this sknas reads versions up to "
             f"{FORMAT_VERSION}. Upgrade sknas."
         )
+    if not checked:
+        if version >= 2:
+            raise UnsafeFileError(f"{path!r} was altered after it was saved: its {HASHES} was removed.")
+        warnings.warn(
+            f"{path!r} was saved by an older sknas (format version {version}) without content digests: "
+            "its integrity cannot be checked. Save it again to add them.", UserWarning, stacklevel=3,
+        )
     models = manifest.get("models")
     if not isinstance(models, list) or not models:
-        archive.close()
         raise ValueError(f"{path!r} is incomplete: it describes no model.")
     for i in range(len(models)):
         for member in (weights_member(i), preprocessing_member(i)):
-            if member not in names:
-                archive.close()
+            if member not in members:
                 raise ValueError(f"{path!r} is incomplete: it has no {member}.")
-    return archive, manifest
+    return members, manifest
 
 
 def read_metadata(path):
     """The ``metadata`` dict given to :func:`save`, read without loading the model."""
-    archive, manifest = _open(path)
-    archive.close()
+    _, manifest = _open(path)
     return dict(manifest.get("metadata") or {})
 
 
@@ -484,8 +647,8 @@ def _rebuild_net(recipe, decode, state, device):
     return net
 
 
-def load(path, trusted=None, device="cpu"):
-    """Read a fitted estimator written by :func:`save`.
+def load(path, trusted=None, device="cpu", expected_sha256=None):
+    """Read a fitted estimator written by :func:`save`, after checking the file's digests.
 
     Parameters
     ----------
@@ -496,6 +659,10 @@ def load(path, trusted=None, device="cpu"):
         transformers or scorers. Only pass names whose source you trust.
     device : str, default="cpu"
         Torch device the network's weights are mapped to.
+    expected_sha256 : str or None, default=None
+        The file's SHA-256 hex digest as :func:`file_digest` (or
+        ``sha256sum``) gave it when you saved it: any other file is refused
+        before it is read.
 
     Returns
     -------
@@ -507,34 +674,34 @@ def load(path, trusted=None, device="cpu"):
     FileNotFoundError
         When ``path`` does not exist.
     UnsafeFileError
-        When the file names a class outside the sknas package, holds
-        untrusted skops types, or its weights are not plain tensors.
+        When the file cannot be read as an archive (empty, truncated,
+        corrupted), a member does not match the digest recorded at save
+        (or the whole file does not match ``expected_sha256``), or the file
+        names a class outside the sknas package, holds untrusted skops
+        types, or its weights are not plain tensors.
     ValueError
         When the file is not a sknas model file or is incomplete.
     """
-    from sklearn.pipeline import Pipeline
+    members, manifest = _open(path, expected_sha256=expected_sha256)
+    try:
+        return _load_checked(members, manifest, trusted, device)
+    except UnsafeFileError as exc:
+        raise UnsafeFileError(f"{os.fspath(path)!r}: {exc}") from None
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # a well-formed archive with a malformed sknas.json
+        raise UnsafeFileError(
+            f"{os.fspath(path)!r}: its {MANIFEST} is malformed ({type(exc).__name__}: {exc})."
+        ) from None
+    except ValueError as exc:
+        raise ValueError(f"{os.fspath(path)!r}: {exc}") from None
 
+
+def _load_checked(members, manifest, trusted, device):
     from .search.base import make_searcher
 
-    archive, manifest = _open(path)
-    with archive:
-        objects = {}
-        if OBJECTS in archive.namelist():
-            objects = _skops_loads(archive.read(OBJECTS), OBJECTS, trusted)
-            if not isinstance(objects, dict):
-                raise UnsafeFileError(f"{OBJECTS} in the model file is not a dict.")
-        parts = []
-        for i in range(len(manifest["models"])):
-            prep = _skops_loads(archive.read(preprocessing_member(i)), preprocessing_member(i), trusted)
-            state = _load_weights(archive.read(weights_member(i)), weights_member(i), device)
-            parts.append((prep, state))
+    decode = _models_from_members(manifest["models"], members, trusted, device)
     cls = _resolve_sknas_class(manifest.get("estimator"))
     if getattr(cls, "_task", None) not in ("classification", "regression"):
         raise UnsafeFileError(f"the model file names {manifest.get('estimator')!r}, which is not a sknas estimator.")
-    decode = _Decoder(objects, [])
-    for recipe, (prep, state) in zip(manifest["models"], parts):
-        net = _rebuild_net(recipe, decode, state, device)
-        decode.models.append(Pipeline([("preprocessing", prep), ("net", net)]))
     params = decode(manifest["params"])
     if not isinstance(params, dict):
         raise ValueError("the model file's estimator parameters are not a dict.")

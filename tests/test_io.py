@@ -1,5 +1,6 @@
 """sknas.io: one-file, pickle-free save/load with exact predictions; tampered files refused."""
 
+import io
 import json
 import os
 import pickle
@@ -15,7 +16,9 @@ from sklearn.exceptions import NotFittedError
 pytest.importorskip("skops")
 
 from sknas import AutoNASClassifier, AutoNASRegressor  # noqa: E402
-from sknas.io import MANIFEST, PREPROCESSING, WEIGHTS, UnsafeFileError, load, read_metadata, save  # noqa: E402
+from sknas.io import (  # noqa: E402
+    HASHES, MANIFEST, PREPROCESSING, WEIGHTS, UnsafeFileError, file_digest, load, read_metadata, save, write_archive,
+)
 from sknas.space.genotype import Genotype  # noqa: E402
 
 # validation_fraction=0.5: two cross-validation folds instead of five, for speed
@@ -48,14 +51,24 @@ def saved(classifier, tmp_path_factory):
     return path
 
 
-def _rewrite(src, dst, **members):
-    """Copy a model zip, replacing the named members (``name=bytes``)."""
+def _tamper(src, dst, **members):
+    """Copy a model zip, replacing the named members (``name=bytes``) and leaving hashes.json as it was."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for item in zin.infolist():
             data = members.pop(item.filename, None)
             zout.writestr(item.filename, data if data is not None else zin.read(item.filename))
         for name, data in members.items():
             zout.writestr(name, data)
+    return dst
+
+
+def _rewrite(src, dst, **members):
+    """Like ``_tamper``, but also rewrites hashes.json to match, as a deliberate forger would:
+    what the digests cannot catch must still be refused by the checks behind them."""
+    with zipfile.ZipFile(src) as zin:
+        contents = {name: zin.read(name) for name in zin.namelist() if name != HASHES}
+    contents.update(members)
+    write_archive(dst, contents)
     return dst
 
 
@@ -241,3 +254,110 @@ def test_newer_format_is_refused(saved, tmp_path):
     path = _rewrite(saved, tmp_path / "new.sknas", **{MANIFEST: json.dumps(manifest)})
     with pytest.raises(ValueError, match="Upgrade sknas"):
         load(path)
+
+
+# -- tamper evidence: hashes.json ------------------------------------------------------
+def _members(path):
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_every_member_has_a_recorded_digest(saved):
+    import hashlib
+
+    members = _members(saved)
+    hashes = json.loads(members.pop(HASHES))
+    assert hashes["algorithm"] == "sha256"
+    assert hashes["members"] == {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
+
+
+def test_negated_weights_are_refused(saved, tmp_path):
+    state = torch.load(io.BytesIO(_members(saved)[WEIGHTS]), weights_only=True)
+    buffer = io.BytesIO()
+    torch.save({k: -v for k, v in state.items()}, buffer)
+    path = _tamper(saved, tmp_path / "negated.sknas", **{WEIGHTS: buffer.getvalue()})
+    with pytest.raises(UnsafeFileError, match=r"negated\.sknas.*altered.*models/0/weights\.pt"):
+        load(path)
+
+
+def test_swapped_classes_are_refused(saved, tmp_path):
+    manifest = json.loads(_members(saved)[MANIFEST])
+    classes = manifest["fitted"]["classes_"]["__ndarray__"]
+    manifest["fitted"]["classes_"]["__ndarray__"] = classes[::-1]
+    manifest["models"][0]["classes"]["__ndarray__"] = classes[::-1]
+    path = _tamper(saved, tmp_path / "swapped.sknas", **{MANIFEST: json.dumps(manifest).encode()})
+    with pytest.raises(UnsafeFileError, match=r"swapped\.sknas.*altered.*sknas\.json"):
+        load(path)
+
+
+def test_missing_added_or_unlisted_members_are_refused(saved, tmp_path):
+    members = _members(saved)
+    del members[PREPROCESSING]
+    path = tmp_path / "missing.sknas"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(UnsafeFileError, match="lacks.*preprocessing"):
+        load(path)
+    path = _tamper(saved, tmp_path / "added.sknas", **{"extra.json": b"{}"})
+    with pytest.raises(UnsafeFileError, match="added"):
+        load(path)
+    members = _members(saved)
+    del members[HASHES]
+    path = tmp_path / "unhashed.sknas"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(UnsafeFileError, match="hashes.json was removed"):
+        load(path)
+
+
+def test_flipped_bytes_truncated_and_empty_files_are_refused(saved, classifier, cancer, tmp_path):
+    X, _ = cancer
+    data = saved.read_bytes()
+    refused = 0
+    for offset in range(0, len(data), max(1, len(data) // 40)):  # across members and the zip directory
+        flipped = bytearray(data)
+        flipped[offset] ^= 0xFF
+        path = tmp_path / "flipped.sknas"
+        path.write_bytes(bytes(flipped))
+        try:
+            loaded = load(path)
+        except ValueError as exc:  # UnsafeFileError included; never BadZipFile, zlib.error, KeyError...
+            assert "flipped.sknas" in str(exc)
+            refused += 1
+        else:  # a byte of zip bookkeeping no reader uses (a timestamp): the content is intact
+            np.testing.assert_array_equal(loaded.predict_proba(X), classifier.predict_proba(X))
+    assert refused >= 35
+    for name, content in (("truncated.sknas", data[: len(data) // 2]), ("empty.sknas", b"")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(UnsafeFileError, match=name.replace(".", "\\.")):
+            load(path)
+
+
+def test_pinned_digest(saved, classifier, tmp_path):
+    import hashlib
+
+    digest = file_digest(saved)
+    assert digest == hashlib.sha256(saved.read_bytes()).hexdigest()
+    loaded = load(saved, expected_sha256=digest.upper())
+    assert loaded.best_genotype_ == classifier.best_genotype_
+    # a forger who rewrites hashes.json passes the digests inside the file, not the pinned one
+    forged = _rewrite(saved, tmp_path / "forged.sknas", **{"extra.json": b"{}"})
+    with pytest.raises(UnsafeFileError, match="not the pinned model file.*Got expected_sha256="):
+        load(forged, expected_sha256=digest)
+
+
+def test_files_saved_before_digests_load_with_a_warning(saved, tmp_path):
+    members = _members(saved)
+    del members[HASHES]
+    manifest = json.loads(members[MANIFEST])
+    manifest["format_version"] = 1
+    members[MANIFEST] = json.dumps(manifest).encode()
+    path = tmp_path / "old.sknas"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.warns(UserWarning, match="integrity cannot be checked"):
+        assert load(path).best_estimator_ is not None

@@ -6,6 +6,9 @@ float (numbers, booleans, parts of dates, lengths of free text) or
 categorical, and removes the columns a network cannot learn from. Nothing
 is dropped silently: every removed column is listed, with the reason, in
 ``removed_columns_``, and identifier columns are reported in a warning.
+At ``transform``, values that cannot be read as their column's kind (text
+in a column that was numeric at fit) become missing, reported in an
+:class:`UnparsedValueWarning` naming the columns and the counts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .tabular import check_frame
 
-__all__ = ["DATETIME_PARTS", "IDColumnWarning", "TableCleaner"]
+__all__ = ["DATETIME_PARTS", "IDColumnWarning", "TableCleaner", "UnparsedValueWarning"]
 
 DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "elapsed")
 _TRUE = frozenset({"true", "yes", "y", "t"})
@@ -32,6 +35,24 @@ _DATE_HINT = re.compile(r"\d.*[-/:]|[-/:].*\d")
 
 class IDColumnWarning(UserWarning):
     """A column looks like a row identifier (one distinct value per row)."""
+
+
+class UnparsedValueWarning(UserWarning):
+    """Values at ``transform`` that cannot be read as their column's kind at fit were treated as missing."""
+
+
+# text that marks a value as missing rather than unreadable
+_MISSING_TEXT = frozenset({"", "nan", "na", "n/a", "null", "none", "<na>", "nat"})
+
+
+def _count_unparsed(col, values):
+    """How many present values of ``col`` its conversion ``values`` lost (NaN), and one of them."""
+    lost = values.isna().to_numpy() & col.notna().to_numpy()
+    if not lost.any():
+        return 0, None
+    text = _text(col[lost])
+    unreadable = text[~text.str.lower().isin(_MISSING_TEXT)]
+    return len(unreadable), (unreadable.iloc[0] if len(unreadable) else None)
 
 
 def _text(values):
@@ -324,10 +345,19 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         by_source = {}
         for out_name, source, kind, op in self._plan:
             by_source.setdefault((source, kind), []).append((out_name, op))
-        out = {}
+        out, unparsed = {}, []
         for (source, kind), names_ops in by_source.items():
             converted = self._convert(frame[source], kind, [op for _, op in names_ops])
             out.update({out_name: values for (out_name, _), values in zip(names_ops, converted)})
+            if kind in ("numeric", "boolean", "datetime"):
+                count, example = _count_unparsed(frame[source], converted[0])
+                if count:
+                    unparsed.append(f"{source!r} ({kind}): {count} value(s), e.g. {example!r}")
+        if unparsed:
+            warnings.warn(
+                "TableCleaner: values that cannot be read as their column's kind at fit are treated as missing "
+                f"in column(s) {'; '.join(unparsed)}.", UnparsedValueWarning, stacklevel=2,
+            )
         out = {name: out[name] for name in self.feature_names_out_}
         return pd.DataFrame(out, index=frame.index)
 

@@ -112,21 +112,63 @@ class TPESearch(Searcher):
         return genotype
 
     def _tell(self, candidate, result):
-        from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
+        from hyperopt import STATUS_FAIL, STATUS_OK
 
         self._told.add(candidate.genotype)
         tid = self._next_tid
         self._next_tid += 1
         raw = self.space_.to_hyperopt_raw(candidate.genotype)
+        score = result_score(result)
+        hp_result = {"status": STATUS_FAIL} if score is None else {"status": STATUS_OK, "loss": -score}
+        self._insert(tid, raw, hp_result)
+        self._trials.refresh()
+
+    def _insert(self, tid, raw, hp_result):
+        from hyperopt import JOB_STATE_DONE
+
         misc = {
             "tid": tid, "cmd": ("domain_attachment", "FMinIter_Domain"), "workdir": None,
             "idxs": {label: ([tid] if label in raw else []) for label in self._labels},
             "vals": {label: ([raw[label]] if label in raw else []) for label in self._labels},
         }
-        score = result_score(result)
-        hp_result = {"status": STATUS_FAIL} if score is None else {"status": STATUS_OK, "loss": -score}
         docs = self._trials.new_trial_docs([tid], [None], [hp_result], [misc])
         for doc in docs:
             doc["state"] = JOB_STATE_DONE
         self._trials.insert_trial_docs(docs)
+
+    def _checkpoint_state(self):
+        """The state as plain data for a checkpoint (:mod:`sknas.checkpoint`).
+
+        hyperopt's ``Trials`` and ``Domain`` become the list of told trials
+        (tid, raw values, result): :meth:`_restore_checkpoint_state` rebuilds
+        them exactly, and a checkpoint never holds hyperopt's expression
+        graph, which hyperopt would evaluate.
+        """
+        state = self.__getstate__().copy()
+        state.pop("_domain", None)
+        trials = state.pop("_trials", None)
+        if trials is not None:
+            state["_told_trials"] = [
+                (doc["tid"], {label: v[0] for label, v in doc["misc"]["vals"].items() if v},
+                 {k: v for k, v in doc["result"].items() if k in ("status", "loss")})
+                for doc in trials.trials
+            ]
+        return state
+
+    def _restore_checkpoint_state(self, state):
+        from hyperopt import STATUS_FAIL, STATUS_OK, Trials
+        from hyperopt.base import Domain
+
+        state = dict(state)
+        told = state.pop("_told_trials", None)
+        self.__dict__.update(state)
+        if told is None or not hasattr(self, "space_"):
+            return
+        self._trials = Trials()
+        self._domain = Domain(_unused_objective, self.space_.to_hyperopt())
+        for tid, raw, hp_result in told:
+            if hp_result.get("status") not in (STATUS_OK, STATUS_FAIL) or not isinstance(raw, dict):
+                raise ValueError(f"invalid TPE trial {tid!r} in the checkpoint.")
+            self._insert(int(tid), raw, {"status": hp_result["status"], **(
+                {"loss": float(hp_result["loss"])} if hp_result["status"] == STATUS_OK else {})})
         self._trials.refresh()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sknas.prep.cleaning import IDColumnWarning, TableCleaner
+from sknas.prep.cleaning import IDColumnWarning, TableCleaner, UnparsedValueWarning
 
 
 def raw_frame(n=200, seed=0):
@@ -76,7 +76,8 @@ def test_output_columns_are_float_or_categorical_and_new_rows_transform():
     new = raw_frame(n=30, seed=3)
     new.loc[0, "level"] = "never seen"
     new.loc[1, "as_text"] = "not a number"
-    new_out = cleaner.transform(new)
+    with pytest.warns(UnparsedValueWarning, match="'as_text' \\(numeric\\): 1 value"):
+        new_out = cleaner.transform(new)
     assert list(new_out.columns) == cleaner.feature_names_out_
     assert new_out.loc[0, "level"] == "never seen" and np.isnan(new_out.loc[1, "as_text"])
 
@@ -113,3 +114,22 @@ def test_free_text_with_missing_values_is_still_text_and_small_tables_have_no_id
     assert cleaner.column_kinds_["review"] == "text"
     small, id_warnings = fit_cleaner(raw_frame(n=12))
     assert small.column_kinds_["row_id"] == "numeric" and not id_warnings
+
+
+def test_unreadable_values_at_transform_are_reported():
+    train = pd.DataFrame({"num": [1.0, 2.0, 3.0, 4.0], "flag": ["yes", "no", "yes", "no"],
+                          "when": ["2021-01-01", "2021-02-01", "2021-03-01", "2021-04-01"]})
+    cleaner = TableCleaner().fit(train)
+    new = pd.DataFrame({"num": ["abc", "2", None, "nan"], "flag": ["yes", "maybe", "no", "no"],
+                        "when": ["2021-01-01", "soon", "2021-03-01", None]})
+    with pytest.warns(UnparsedValueWarning) as record:
+        out = cleaner.transform(new)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "'num' (numeric): 1 value(s), e.g. 'abc'" in message  # None and "nan" mark missing values
+    assert "'flag' (boolean): 1 value(s), e.g. 'maybe'" in message
+    assert "'when' (datetime): 1 value(s), e.g. 'soon'" in message
+    assert np.isnan(out["num"].iloc[0]) and out["num"].iloc[1] == 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnparsedValueWarning)
+        cleaner.transform(train)
