@@ -342,7 +342,8 @@ def build_parser():
     p.add_argument("--out", default=None, help="model file to write (default: DATA's name with .sknas)")
     p.add_argument("--sep", default=",", help="CSV field separator")
     p.add_argument("--top", type=_positive_int, default=10, help="rows of the leaderboard printed")
-    p.add_argument("--verbose", type=int, default=0)
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0: silent; 1: a progress bar on stderr (default); 2: also one line per trial")
     p.set_defaults(func=fit)
 
     p = sub.add_parser("predict", help="predict a CSV table with a saved model")
@@ -368,7 +369,8 @@ def build_parser():
     p.add_argument("--time-budget", type=float, default=30.0)
     p.add_argument("--search", default="tpe")
     p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0: silent; 1: a progress bar on stderr (default); 2: also one line per trial")
     p.set_defaults(func=demo)
     return parser
 

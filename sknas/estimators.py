@@ -510,7 +510,11 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Seeds the split, the searcher and every trial. Same seed, ``n_jobs=1``,
         ``max_trials`` set and ``time_budget=None`` give identical results.
     verbose : int, default=0
-        1: one line per trial and a summary.
+        0: silent. 1: a progress bar (``tqdm.auto``, notebook-aware) over
+        the time budget, or over ``max_trials`` without one, showing the
+        trials done, failed and pruned and the best score so far; it
+        advances as results arrive, also with ``n_jobs > 1``; then a
+        closing summary line. 2: also one line per trial.
     warm_start : bool, default=False
         True: a new ``fit`` continues the previous fit's search (its searcher
         state, trials and best model; ``max_trials`` counts all of them)
