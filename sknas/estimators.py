@@ -333,6 +333,7 @@ class BaseAutoNAS(BaseEstimator):
                 self.ensemble_, self.ensemble_members_, self.ensemble_weights_ = built
         self.search_results_ = results.to_dict()
         self.n_trials_ = len(results)
+        self.n_samples_fit_ = int(X.shape[0])
         self.pareto_front_ = self._pareto_front()
         self.fit_time_ = time.time() - start
         self.time_spent_ = {"search": t_search - start, "full_fidelity": t_full - t_search,
@@ -553,6 +554,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         the best trial's model (False; the budget did not allow a refit).
     classes_ : ndarray
     n_features_in_ : int
+    n_samples_fit_ : int
+        Rows of X the fit was given (split between the trials' training and
+        validation parts).
     feature_names_in_ : ndarray
         Column names, when X had string column names.
     searcher_ : Searcher
