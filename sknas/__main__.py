@@ -393,6 +393,11 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    0 on success, 1 after an error (reported as one line on standard error),
+    2 for a usage error, 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
