@@ -769,14 +769,12 @@ def _lookup_tables(transformer, n_columns, where):
 
 def _mixed_table(cleaner, encoder, where):
     """The ``_MixedTable`` stand-in and the encoder's ColumnTransformer over its output."""
-    from sklearn.compose import ColumnTransformer
-
     order = list(cleaner.column_kinds_)
     plan = {out_name: (order.index(source), source, kind, op) for out_name, source, kind, op in cleaner._plan}
     for out_name, (_, source, kind, op) in plan.items():
         if kind == "text":
             raise ValueError(
-                f"export_onnx: the preprocessing step {where} > clean reads column {source!r} as free text "
+                f"export_onnx: the preprocessing step {where} reads column {source!r} as free text "
                 f"(its length and word count, {out_name!r}); ONNX export covers numeric, boolean, date and "
                 "categorical columns, not free text. Drop the column or encode it before fit, or use sknas.io.save."
             )
@@ -797,9 +795,9 @@ def _mixed_table(cleaner, encoder, where):
             transformers.append((name, transformer, indices))
             continue
         if any(i < n_num for i in indices):
-            raise ValueError(f"export_onnx: the preprocessing step {where} > encode > {name} mixes numeric "
+            raise ValueError(f"export_onnx: the encoder after {where}, in its part {name!r}, mixes numeric "
                              "and categorical columns; it has no ONNX conversion.")
-        base, tables = _lookup_tables(transformer, len(indices), f"{where} > encode > {name}")
+        base, tables = _lookup_tables(transformer, len(indices), f"{where}'s encoder > {name}")
         lookups = []
         for i, (levels, table) in zip(indices, tables):
             position = plan[encoder.categorical_columns_[i - n_num]][0]
@@ -928,7 +926,7 @@ def _onnx_ready(step, where, swaps):
         if len(steps) >= 2 and _is_sknas(steps[0][1], "TableCleaner") and _needs_strings(steps[0][1]):
             if not _is_sknas(steps[1][1], "TabularPreprocessor"):
                 _cleaner_columns(steps[0][1], f"{where} > {steps[0][0]}")  # raises, naming the column
-            table, columns = _mixed_table(steps[0][1], steps[1][1], where)
+            table, columns = _mixed_table(steps[0][1], steps[1][1], f"{where} > {steps[0][0]}")
             head = [("table", table), ("columns", _onnx_ready(columns, f"{where} > {steps[1][0]}", swaps)),
                     ("float32", _ToFloat32.of())]
             steps = steps[2:]
