@@ -113,7 +113,7 @@ def _figure(figsize):
 def _png(fig):
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.15)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -83,7 +83,9 @@ def mixed_frame(n=240, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
     X, y = mixed_frame()
-    return AutoNASClassifier(time_budget=6.0, max_trials=4, max_epochs=3, search="random",
+    # max_trials ends the search in a few seconds; the budget only guards it (a loaded machine
+    # must not time the first trial out)
+    return AutoNASClassifier(time_budget=30.0, max_trials=4, max_epochs=3, search="random",
                              objectives=("score", "params"), random_state=0).fit(X, y)
 
 
