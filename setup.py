@@ -26,6 +26,7 @@ setup(
         "hyperopt>=0.2.7",
         "joblib>=1.3",
         "skops>=0.10",
+        "tqdm>=4.64",
     ],
     extras_require={
         "plot": ["matplotlib>=3.7"],

@@ -90,5 +90,36 @@ def _write_generated_pages(app):
     (out / "examples.rst").write_text("\n".join(ex) + "\n")
 
 
+def _write_cli_page(out):
+    """The command line's reference, from its own argparse help (so it cannot drift from the code)."""
+    import argparse
+
+    from sknas.__main__ import build_parser
+
+    parser = build_parser()
+    lines = ["Command line", "============", "",
+             "``sknas`` (or ``python -m sknas``) fits, predicts, shows, exports and reports models from",
+             "the shell. Errors are one line on standard error with a non-zero exit status",
+             "(``--traceback`` shows the Python traceback instead). The help of every command:", "",
+             ".. code-block:: text", ""]
+    lines += ["   " + line for line in parser.format_help().splitlines()]
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        title = f"sknas {name}"
+        lines += ["", title, "-" * len(title), "", ".. code-block:: text", ""]
+        lines += ["   " + line for line in sub.format_help().splitlines()]
+    (out / "cli.rst").write_text("\n".join(lines) + "\n")
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    # sklearn's metadata-routing setters (set_fit_request...) are generated per class and
+    # refer to sklearn's own glossary: not part of sknas's API
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _write_generated_pages)
+    app.connect("builder-inited", lambda app: _write_cli_page(HERE / "_generated"))
+    app.connect("autodoc-skip-member", _skip_member)

@@ -7,6 +7,7 @@
     sknas predict model.sknas new.csv [--out predictions.csv] [--proba]
     sknas show model.sknas
     sknas export model.sknas model.onnx          # or model.pt (TorchScript of the network)
+    sknas report model.sknas [-o report.html]    # one self-contained HTML search report
     sknas demo
 
 Errors are reported as one line on stderr with a non-zero exit code
@@ -269,6 +270,16 @@ def export(args):
     return 0
 
 
+def report(args):
+    from .report import report as write_report
+
+    estimator = _load_model(args.model)
+    out = args.out or os.path.splitext(os.path.basename(args.model))[0] + ".html"
+    write_report(estimator, out, top=args.top)
+    _note(f"wrote the search report to {out} ({os.path.getsize(out) / 1024:.0f} KiB)")
+    return 0
+
+
 def demo(args):
     import pandas as pd
     from sklearn.datasets import load_breast_cancer
@@ -342,7 +353,8 @@ def build_parser():
     p.add_argument("--out", default=None, help="model file to write (default: DATA's name with .sknas)")
     p.add_argument("--sep", default=",", help="CSV field separator")
     p.add_argument("--top", type=_positive_int, default=10, help="rows of the leaderboard printed")
-    p.add_argument("--verbose", type=int, default=0)
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0: silent; 1: a progress bar on stderr (default); 2: also one line per trial")
     p.set_defaults(func=fit)
 
     p = sub.add_parser("predict", help="predict a CSV table with a saved model")
@@ -364,16 +376,28 @@ def build_parser():
     p.add_argument("--format", choices=("auto", "onnx", "torchscript"), default="auto")
     p.set_defaults(func=export)
 
+    p = sub.add_parser("report", help="write a self-contained HTML report of a saved model's search")
+    p.add_argument("model")
+    p.add_argument("-o", "--out", default=None, help="HTML file to write (default: MODEL's name with .html)")
+    p.add_argument("--top", type=_positive_int, default=10, help="rows of the leaderboard")
+    p.set_defaults(func=report)
+
     p = sub.add_parser("demo", help="search a network for load_breast_cancer and report it")
     p.add_argument("--time-budget", type=float, default=30.0)
     p.add_argument("--search", default="tpe")
     p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                   help="0: silent; 1: a progress bar on stderr (default); 2: also one line per trial")
     p.set_defaults(func=demo)
     return parser
 
 
 def main(argv=None):
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    0 on success, 1 after an error (reported as one line on standard error),
+    2 for a usage error, 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

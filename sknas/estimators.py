@@ -365,6 +365,7 @@ class BaseAutoNAS(BaseEstimator):
                 self.ensemble_, self.ensemble_members_, self.ensemble_weights_ = built
         self.search_results_ = results.to_dict()
         self.n_trials_ = len(results)
+        self.n_samples_fit_ = int(X.shape[0])
         self.pareto_front_ = self._pareto_front()
         self.fit_time_ = time.time() - start
         self.time_spent_ = {"search": t_search - start, "full_fidelity": t_full - t_search,
@@ -544,7 +545,11 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Seeds the split, the searcher and every trial. Same seed, ``n_jobs=1``,
         ``max_trials`` set and ``time_budget=None`` give identical results.
     verbose : int, default=0
-        1: one line per trial and a summary.
+        0: silent. 1: a progress bar (``tqdm.auto``, notebook-aware) over
+        the time budget, or over ``max_trials`` without one, showing the
+        trials done, failed and pruned and the best score so far; it
+        advances as results arrive, also with ``n_jobs > 1``; then a
+        closing summary line. 2: also one line per trial.
     warm_start : bool, default=False
         True: a new ``fit`` continues the previous fit's search (its searcher
         state, trials and best model; ``max_trials`` counts all of them)
@@ -585,6 +590,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         the best trial's model (False; the budget did not allow a refit).
     classes_ : ndarray
     n_features_in_ : int
+    n_samples_fit_ : int
+        Rows of X the fit was given (split between the trials' training and
+        validation parts).
     feature_names_in_ : ndarray
         Column names, when X had string column names.
     searcher_ : Searcher

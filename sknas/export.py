@@ -21,16 +21,23 @@
   and class labels (classifier) or the target's de-standardization (regressor).
 
 The graph's input is ``X``: a ``float64`` matrix of the training columns in
-their training order (:func:`onnx_input`). Outputs: ``label`` (int64 or
-string) and ``probabilities`` (float32, columns ordered as ``classes_``) for a
-classifier; ``variable`` (float64, shape ``(n, 1)``) for a regressor.
+their training order (:func:`onnx_input`). A table with categorical (string)
+or date columns adds a second input, ``X_str``, and reads dates as numbers;
+:func:`onnx_inputs` makes the feed of either kind of graph from a DataFrame.
+Outputs: ``label`` (int64 or string) and ``probabilities`` (float32, columns
+ordered as ``classes_``) for a classifier; ``variable`` (float64, shape
+``(n, 1)``) for a regressor.
 
-Limitations (each a ``ValueError`` naming the column or step): only tables
-whose columns are all numeric (numbers, numbers stored as text, booleans
-passed as 0/1); text, categorical and date columns are refused, as are steps
-without an ONNX converter (spline or polynomial feature construction,
-Nystroem features, image scaling) and ensembles. Requires
-``pip install skl2onnx onnx onnxscript`` (and onnxruntime to run the graph).
+String columns: categorical columns are encoded in the graph as sknas encodes
+them (one-hot, ordinal or target encoding, rare and unseen levels, missing
+values), through exact per-column lookup tables read by ONNX-ML
+``LabelEncoder`` nodes; date columns become their parts (year, month, day,
+day of week, hour, elapsed days) computed in the graph from seconds since
+1970. Limitations (each a ``ValueError`` naming the column or step): free-text
+columns (their length and word count), steps without an ONNX converter
+(spline or polynomial feature construction, Nystroem features, image
+scaling) and ensembles. Requires ``pip install skl2onnx onnx onnxscript``
+(and onnxruntime to run the graph).
 
 ``export_torchscript(estimator, path)`` writes the network alone (input: the
 preprocessed float32 matrix, output: probabilities or predictions on the
@@ -49,7 +56,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["check_onnx", "export_onnx", "export_torchscript", "onnx_input", "preprocessing_to_onnx", "to_onnx"]
+__all__ = ["check_onnx", "export_onnx", "export_torchscript", "input_layout", "onnx_input", "onnx_inputs",
+           "preprocessing_to_onnx", "to_onnx"]
 
 DEFAULT_OPSET = 18
 _INSTALL = "pip install skl2onnx onnx onnxscript"
@@ -600,6 +608,209 @@ def _clip_convert(scope, operator, container):
     g.op("Cast", out, to=_onnx_type_code(operator.outputs[0].type), output=operator.outputs[0].full_name)
 
 
+# ---------------------------------------------------------------------------------------
+# ONNX: tables with string (categorical) and date columns
+# ---------------------------------------------------------------------------------------
+# A cleaned table with categorical or date columns cannot be one float matrix, so such a
+# model's graph has two inputs: ``X`` (float64, every training column as a number: numbers,
+# booleans as 0/1, dates as seconds since 1970-01-01, NaN elsewhere) and ``X_str`` (string,
+# the categorical columns, a missing value as ``MISSING_LEVEL``). :func:`onnx_inputs` makes
+# both from a DataFrame. The cleaner and the encoder's input side become one step
+# (``_MixedTable``): the numeric columns and date parts are computed from ``X``, and every
+# categorical encoder of the TabularPreprocessor (one-hot, ordinal, target, with their
+# infrequent and unseen levels and scalers) becomes exact lookup tables, one per column,
+# read by an ``ai.onnx.ml`` LabelEncoder (unseen level -> the table's last row). The
+# encoder's ColumnTransformer then passes those columns through.
+_UNSEEN = "\x00sknas-unseen-level\x00"
+
+
+class _MixedTable(_StandIn):
+    """Cleaner + encoder input side of a table with string columns (see the comment above)."""
+
+
+def _mixed_shape(operator):
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    operator.outputs[0].type = DoubleTensorType([operator.inputs[0].get_first_dimension(),
+                                                 int(operator.raw_operator.width)])
+
+
+def _floor_div(g, a, b):
+    return g.op("Floor", g.op("Div", a, g.const(np.array(float(b)))))
+
+
+def _date_part_graph(g, seconds, part):
+    """A date part of ``seconds`` since 1970 (double, NaN stays NaN), as pandas computes it.
+
+    Calendar from days: H. Hinnant, "chrono-compatible low-level date algorithms"
+    (civil_from_days), in double arithmetic, exact on integers below 2**53.
+    """
+    f64 = lambda v: g.const(np.array(float(v)))  # noqa: E731
+    if part == "elapsed":
+        return g.op("Div", seconds, f64(86400.0))
+    days = _floor_div(g, seconds, 86400)
+    if part == "hour":
+        return _floor_div(g, g.op("Sub", seconds, g.op("Mul", days, f64(86400))), 3600)
+    if part == "dayofweek":  # 1970-01-01 was a Thursday (Monday = 0)
+        shifted = g.op("Add", days, f64(3))
+        return g.op("Sub", shifted, g.op("Mul", _floor_div(g, shifted, 7), f64(7)))
+    z = g.op("Add", days, f64(719468))
+    era = _floor_div(g, z, 146097)
+    doe = g.op("Sub", z, g.op("Mul", era, f64(146097)))
+    yoe = _floor_div(g, g.op("Add", g.op("Sub", doe, _floor_div(g, doe, 1460)),
+                             g.op("Sub", _floor_div(g, doe, 36524), _floor_div(g, doe, 146096))), 365)
+    doy = g.op("Sub", doe, g.op("Add", g.op("Mul", yoe, f64(365)),
+                                g.op("Sub", _floor_div(g, yoe, 4), _floor_div(g, yoe, 100))))
+    mp = _floor_div(g, g.op("Add", g.op("Mul", doy, f64(5)), f64(2)), 153)
+    if part == "day":
+        return g.op("Add", g.op("Sub", doy, _floor_div(g, g.op("Add", g.op("Mul", mp, f64(153)), f64(2)), 5)), f64(1))
+    month = g.op("Where", g.op("Less", mp, f64(10)), g.op("Add", mp, f64(3)), g.op("Sub", mp, f64(9)))
+    if part == "month":
+        return month
+    year = g.op("Add", yoe, g.op("Mul", era, f64(400)))
+    leap_start = g.op("Cast", g.op("LessOrEqual", month, f64(2)), to=11)
+    year = g.op("Add", year, leap_start)
+    if part == "year":
+        return year
+    raise ValueError(f"unknown date part {part!r}")
+
+
+def _mixed_convert(scope, operator, container):
+    table = operator.raw_operator
+    g = _Graph(scope, container, "table")
+    x = operator.inputs[0].full_name
+    x_str = operator.inputs[1].full_name if len(operator.inputs) > 1 else None
+    columns = []
+    for position, part in table.numeric:
+        column = g.op("Gather", x, g.const(np.array([position], dtype=np.int64)), axis=1)
+        columns.append(column if part is None else _date_part_graph(g, column, part))
+    ml_version = 2
+    for base, lookups in table.categorical:
+        total = None
+        for position, levels, values in lookups:
+            text = g.op("Gather", x_str, g.const(np.array(position, dtype=np.int64)), axis=1)  # (n,)
+            index = g.name("level")
+            container.add_node("LabelEncoder", [text], [index], op_domain="ai.onnx.ml", op_version=ml_version,
+                               name=scope.get_unique_operator_name("table_LabelEncoder"),
+                               keys_strings=[str(v) for v in levels],
+                               values_int64s=list(range(len(levels))), default_int64=len(levels))
+            rows = g.op("Gather", g.const(values, "lookup"), index, axis=0)  # (n, width)
+            total = rows if total is None else g.op("Add", total, rows)
+        columns.append(g.op("Add", total, g.const(base[None, :], "reference")))
+    if len(columns) == 1:
+        g.op("Identity", columns[0], output=operator.outputs[0].full_name)
+    else:
+        g.op("Concat", *columns, axis=1, output=operator.outputs[0].full_name)
+
+
+def _plan_kinds(cleaner):
+    """Input position -> kind of every input column the cleaner keeps (what the graph's inputs carry)."""
+    order = list(cleaner.column_kinds_)
+    kinds = {}
+    for _, source, kind, _ in cleaner._plan:
+        kinds[order.index(source)] = kind
+    return kinds
+
+
+def _needs_strings(cleaner):
+    """Whether a fitted cleaner passes on more than plain numeric columns (the two-input graph)."""
+    return any(kind not in ("numeric", "boolean") or op is not None for _, _, kind, op in cleaner._plan)
+
+
+def input_layout(cleaner):
+    """The graph inputs of a cleaned table: ``{"kinds": [...], "string_columns": [...]}`` (positions)."""
+    kinds = _plan_kinds(cleaner)
+    return {"kinds": [kinds.get(i, "unused") for i in range(len(cleaner.column_kinds_))],
+            "string_columns": sorted(i for i, k in kinds.items() if k == "categorical")}
+
+
+def _encoder_levels(transformer, where):
+    encoder = transformer.steps[0][1] if hasattr(transformer, "steps") else transformer
+    levels = getattr(encoder, "categories_", None)
+    if levels is None:
+        raise ValueError(f"export_onnx: the preprocessing step {where} ({type(encoder).__name__}) encodes "
+                         "categorical columns without categories_; it has no ONNX conversion.")
+    return [list(level) for level in levels]
+
+
+def _lookup_tables(transformer, n_columns, where):
+    """``(base, [(levels, table), ...])``: transformer(row) = base + sum_j table_j[level of column j].
+
+    Exact for encoders that treat each column apart (one-hot, ordinal, target
+    encoding, and a per-column scaler after them); checked on every level.
+    """
+    levels = _encoder_levels(transformer, where)
+    if len(levels) != n_columns:
+        raise ValueError(f"export_onnx: the preprocessing step {where} has {len(levels)} encoded columns, "
+                         f"expected {n_columns}.")
+    reference = np.array([[str(level[0]) for level in levels]], dtype=object)
+    base = np.asarray(transformer.transform(reference), dtype=np.float64)[0]
+    width = base.shape[0]
+    tables, owner = [], np.full(width, -1)
+    for j, column_levels in enumerate(levels):
+        known = [str(v) for v in column_levels]
+        if _UNSEEN in known:
+            raise ValueError(f"export_onnx: a level of {where} collides with the unseen-level marker.")
+        rows = np.repeat(reference, len(known) + 1, axis=0)
+        rows[:, j] = known + [_UNSEEN]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "unknown categories ... encoded as all zeros"
+            out = np.asarray(transformer.transform(rows), dtype=np.float64)
+        moved = np.any(out != base[None, :], axis=0)
+        if np.any(owner[moved] >= 0):
+            raise ValueError(f"export_onnx: the preprocessing step {where} does not encode its columns "
+                             "separately; it has no ONNX conversion.")
+        owner[moved] = j
+        table = out - base[None, :]
+        table[:, ~moved] = 0.0
+        tables.append((known, table))
+    return base, tables
+
+
+def _mixed_table(cleaner, encoder, where):
+    """The ``_MixedTable`` stand-in and the encoder's ColumnTransformer over its output."""
+    order = list(cleaner.column_kinds_)
+    plan = {out_name: (order.index(source), source, kind, op) for out_name, source, kind, op in cleaner._plan}
+    for out_name, (_, source, kind, op) in plan.items():
+        if kind == "text":
+            raise ValueError(
+                f"export_onnx: the preprocessing step {where} reads column {source!r} as free text "
+                f"(its length and word count, {out_name!r}); ONNX export covers numeric, boolean, date and "
+                "categorical columns, not free text. Drop the column or encode it before fit, or use sknas.io.save."
+            )
+    layout = input_layout(cleaner)
+    string_position = {p: i for i, p in enumerate(layout["string_columns"])}
+    numeric = []
+    for name in encoder.numeric_columns_:
+        position, _, kind, op = plan[name]
+        numeric.append((position, op))
+    n_num = len(numeric)
+    transformers, categorical, width = [], [], n_num
+    for name, transformer, indices in encoder.column_transformer_.transformers_:
+        if isinstance(transformer, str) or not len(indices):
+            transformers.append((name, transformer, indices))
+            continue
+        indices = list(indices)
+        if all(i < n_num for i in indices):
+            transformers.append((name, transformer, indices))
+            continue
+        if any(i < n_num for i in indices):
+            raise ValueError(f"export_onnx: the encoder after {where}, in its part {name!r}, mixes numeric "
+                             "and categorical columns; it has no ONNX conversion.")
+        base, tables = _lookup_tables(transformer, len(indices), f"{where}'s encoder > {name}")
+        lookups = []
+        for i, (levels, table) in zip(indices, tables):
+            position = plan[encoder.categorical_columns_[i - n_num]][0]
+            lookups.append((string_position[position], levels, table))
+        categorical.append((base, lookups))
+        transformers.append((name, "passthrough", list(range(width, width + len(base)))))
+        width += len(base)
+    stand_in = _MixedTable.of(numeric=numeric, categorical=categorical, width=width, layout=layout)
+    columns = copy.copy(encoder.column_transformer_)
+    columns.transformers_ = transformers
+    return stand_in, columns
+
+
 def _typed_parser(shape):
     """A skl2onnx parser declaring the step's output with its shape known at parse time.
 
@@ -656,6 +867,7 @@ def _registered():
             (_ToFloat32, _float32_shape, _to_float32_convert),
             (_AsFloat32, _float32_shape, _as_float32_convert),
             (_Clip, _clip_shape, _clip_convert),
+            (_MixedTable, _mixed_shape, _mixed_convert),
         ):
             update_registered_converter(cls, f"Sknas{cls.__name__.lstrip('_')}", shape, convert,
                                         parser=_typed_parser(shape))
@@ -689,8 +901,9 @@ def _cleaner_columns(cleaner, where):
         if kind not in ("numeric", "boolean") or op is not None:
             raise ValueError(
                 f"export_onnx: the preprocessing step {where} turns column {source!r} ({kind}) into "
-                f"{out_name!r}; ONNX export supports all-numeric tables only (numbers and booleans). "
-                "Encode such columns as numbers before fit, or use sknas.io.save."
+                f"{out_name!r}; ONNX export covers categorical and date columns only when the cleaning step "
+                "comes first and sknas's TabularPreprocessor follows it. Encode such columns as numbers "
+                "before fit, or use sknas.io.save."
             )
         indices.append(order.index(source))
     return indices
@@ -708,7 +921,16 @@ def _onnx_ready(step, where, swaps):
         return step
     if isinstance(step, Pipeline):
         new = copy.copy(step)
-        new.steps = [(name, _onnx_ready(s, f"{where} > {name}", swaps)) for name, s in step.steps]
+        steps = list(step.steps)
+        head = []
+        if len(steps) >= 2 and _is_sknas(steps[0][1], "TableCleaner") and _needs_strings(steps[0][1]):
+            if not _is_sknas(steps[1][1], "TabularPreprocessor"):
+                _cleaner_columns(steps[0][1], f"{where} > {steps[0][0]}")  # raises, naming the column
+            table, columns = _mixed_table(steps[0][1], steps[1][1], f"{where} > {steps[0][0]}")
+            head = [("table", table), ("columns", _onnx_ready(columns, f"{where} > {steps[1][0]}", swaps)),
+                    ("float32", _ToFloat32.of())]
+            steps = steps[2:]
+        new.steps = head + [(name, _onnx_ready(s, f"{where} > {name}", swaps)) for name, s in steps]
         return new
     if isinstance(step, ColumnTransformer):
         new = copy.copy(step)
@@ -720,7 +942,8 @@ def _onnx_ready(step, where, swaps):
         if step.categorical_columns_:
             raise ValueError(
                 f"export_onnx: the preprocessing step {where} encodes the text/categorical columns "
-                f"{list(step.categorical_columns_)!r}; ONNX export supports all-numeric tables only "
+                f"{list(step.categorical_columns_)!r} without sknas's cleaning step before it; ONNX export "
+                "covers string columns in the searched pipeline (TableCleaner, then TabularPreprocessor) only "
                 "(encode those columns as numbers before fit, or use sknas.io.save)."
             )
         inner = _onnx_ready(step.column_transformer_, f"{where} > columns", swaps)
@@ -764,23 +987,45 @@ def _onnx_ready(step, where, swaps):
     return step
 
 
+def _layout(prep):
+    """The input layout of a preprocessing that needs the two-input graph, else None."""
+    steps = getattr(prep, "steps", None)
+    if steps and _is_sknas(steps[0][1], "TableCleaner") and _needs_strings(steps[0][1]):
+        return input_layout(steps[0][1])
+    return None
+
+
+def _initial_types(prep, n_features):
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+
+    types = [("X", DoubleTensorType([None, int(n_features)]))]
+    layout = _layout(prep)
+    if layout is not None and layout["string_columns"]:
+        types.append(("X_str", StringTensorType([None, len(layout["string_columns"])])))
+    return types
+
+
 def preprocessing_to_onnx(prep, n_features, target_opset=DEFAULT_OPSET):
     """The ONNX ``ModelProto`` of a fitted preprocessing step alone (input ``X``: float64 ``(n, n_features)``).
 
     Its output ``variable`` equals ``prep.transform(X)`` (float32 when the
-    step ends with sknas's float32 cast). Used by :func:`to_onnx`, and handy
-    to check a preprocessing on its own.
+    step ends with sknas's float32 cast). A cleaned table with categorical
+    or date columns has a second input, ``X_str`` (see :func:`onnx_inputs`).
+    Used by :func:`to_onnx`, and handy to check a preprocessing on its own.
     """
     skl2onnx = _skl2onnx()
-    from skl2onnx.common.data_types import DoubleTensorType
 
     inner = _onnx_ready(prep, "preprocessing", _registered())
     if isinstance(inner, str):
         raise ValueError("preprocessing_to_onnx: the preprocessing is a passthrough; there is nothing to convert.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return skl2onnx.to_onnx(inner, initial_types=[("X", DoubleTensorType([None, int(n_features)]))],
-                                target_opset={"": target_opset, "ai.onnx.ml": 3})
+        model = skl2onnx.to_onnx(inner, initial_types=_initial_types(prep, n_features),
+                                 target_opset={"": target_opset, "ai.onnx.ml": 3})
+    layout = _layout(prep)
+    if layout is not None:
+        model.doc_string = json.dumps({"input_layout": layout})
+    return model
 
 
 def to_onnx(estimator, target_opset=DEFAULT_OPSET):
@@ -788,7 +1033,6 @@ def to_onnx(estimator, target_opset=DEFAULT_OPSET):
     from sklearn.pipeline import Pipeline
 
     skl2onnx = _skl2onnx()
-    from skl2onnx.common.data_types import DoubleTensorType
 
     prep, net = _parts(estimator, "export_onnx")
     task = _task(net)
@@ -801,7 +1045,7 @@ def to_onnx(estimator, target_opset=DEFAULT_OPSET):
     options = {id(net): {"zipmap": False}} if task == "classification" else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = skl2onnx.to_onnx(Pipeline(steps), initial_types=[("X", DoubleTensorType([None, int(n_in)]))],
+        model = skl2onnx.to_onnx(Pipeline(steps), initial_types=_initial_types(prep, n_in),
                                  target_opset={"": target_opset, "ai.onnx.ml": 3}, options=options)
     model.doc_string = json.dumps(_metadata(estimator, prep, net))
     return model
@@ -818,11 +1062,79 @@ def _metadata(estimator, prep, net):
     genotype = getattr(estimator, "best_genotype_", None)
     if genotype is not None:
         meta["genotype"] = dict(genotype)
+    layout = _layout(prep)
+    if layout is not None:
+        meta["input_layout"] = layout
     return meta
 
 
+def _layout_of(model):
+    """The input layout of an estimator, a fitted preprocessing, an ONNX ModelProto or file (None: one input)."""
+    if hasattr(model, "best_estimator_"):
+        return _layout(_parts(model, "onnx_inputs")[0])
+    if hasattr(model, "transform"):  # a fitted preprocessing (see preprocessing_to_onnx)
+        return _layout(model)
+    if isinstance(model, (str, os.PathLike)):
+        import onnx
+
+        model = onnx.load(os.fspath(model))
+    try:
+        meta = json.loads(model.doc_string or "{}")
+    except ValueError:
+        meta = {}
+    return meta.get("input_layout")
+
+
+def onnx_inputs(model, X):
+    """The feed of an exported graph for the rows of ``X``: ``{"X": ..., "X_str": ...}``.
+
+    ``model`` is the fitted estimator (or preprocessing), the ONNX
+    ``ModelProto`` or the path of the ``.onnx`` file. For a table of numbers it is ``{"X":
+    onnx_input(X)}``. For a table with categorical or date columns (their
+    kinds, as the model's cleaning step read them, are in the ONNX file's
+    ``doc_string`` under ``input_layout``): ``X`` holds every column as a
+    float64 number (numbers, booleans as 0/1, dates as seconds since
+    1970-01-01 UTC, NaN for categorical and unused columns) and ``X_str``
+    the categorical columns as strings, a missing value as
+    ``"__sknas_missing__"``.
+    """
+    import pandas as pd
+
+    layout = _layout_of(model)
+    if layout is None:
+        return {"X": onnx_input(X)}
+    from .prep.cleaning import _as_boolean, _as_numeric, _parse_dates
+    from .prep.tabular import _MISSING, to_frame
+
+    frame = to_frame(X)
+    kinds = layout["kinds"]
+    if frame.shape[1] != len(kinds):
+        raise ValueError(f"onnx_inputs: X has {frame.shape[1]} columns; the model expects {len(kinds)}.")
+    numbers = np.full(frame.shape, np.nan)
+    for j, kind in enumerate(kinds):
+        col = frame.iloc[:, j]
+        if kind == "numeric":
+            numbers[:, j] = _as_numeric(col).to_numpy(dtype=np.float64, na_value=np.nan)
+        elif kind == "boolean":
+            numbers[:, j] = _as_boolean(col).to_numpy(dtype=np.float64, na_value=np.nan)
+        elif kind == "datetime":
+            seconds = (_parse_dates(col) - pd.Timestamp("1970-01-01")).dt.total_seconds()
+            numbers[:, j] = seconds.to_numpy(dtype=np.float64, na_value=np.nan)
+    feed = {"X": np.ascontiguousarray(numbers)}
+    if layout["string_columns"]:
+        text = np.empty((len(frame), len(layout["string_columns"])), dtype=object)
+        for k, j in enumerate(layout["string_columns"]):
+            col = frame.iloc[:, j]
+            text[:, k] = np.where(col.isna().to_numpy(), _MISSING, col.astype(str).to_numpy(dtype=object))
+        feed["X_str"] = text
+    return feed
+
+
 def onnx_input(X):
-    """``X`` (a DataFrame or array of numbers/booleans) as the exported graph's float64 input."""
+    """``X`` (a DataFrame or array of numbers/booleans) as the float64 input of a numeric table's graph.
+
+    For any graph, :func:`onnx_inputs` gives the whole feed.
+    """
     if hasattr(X, "to_numpy"):
         X = X.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.ascontiguousarray(np.asarray(X, dtype=np.float64))
@@ -841,7 +1153,7 @@ def check_onnx(estimator, path, X, atol=1e-5, rtol=1e-5):
     except ImportError:
         raise ImportError("checking an ONNX export needs onnxruntime: pip install onnxruntime") from None
     session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-    outputs = session.run(None, {"X": onnx_input(X)})
+    outputs = session.run(None, onnx_inputs(path, X))
     if hasattr(estimator, "predict_proba"):
         label, proba = outputs
         diff = float(np.max(np.abs(proba - estimator.predict_proba(X)))) if len(proba) else 0.0
@@ -867,7 +1179,7 @@ def export_onnx(estimator, path, target_opset=DEFAULT_OPSET, X_check=None):
     Parameters
     ----------
     estimator : AutoNASClassifier or AutoNASRegressor
-        Fitted on an all-numeric table.
+        Fitted, with ``ensemble_size=1``.
     path : str or path-like
         The ``.onnx`` file to write.
     target_opset : int, default=18
@@ -884,19 +1196,20 @@ def export_onnx(estimator, path, target_opset=DEFAULT_OPSET, X_check=None):
     Notes
     -----
     The graph's input ``X`` is a float64 matrix of the training columns in
-    their order (:func:`onnx_input` makes it from a DataFrame). A
-    classifier's outputs are ``label`` and ``probabilities`` (equal to
-    ``predict_proba`` within float32 rounding, about 1e-6); a regressor's is
-    ``variable`` of shape ``(n, 1)``. Text/categorical or date columns and
-    preprocessing steps without an ONNX converter raise a ``ValueError``
-    naming them.
+    their order; a table with categorical (string) or date columns adds
+    ``X_str``, the categorical columns as strings (:func:`onnx_inputs`
+    makes the feed from a DataFrame). A classifier's outputs are ``label``
+    and ``probabilities`` (equal to ``predict_proba`` within float32
+    rounding, about 1e-6); a regressor's is ``variable`` of shape
+    ``(n, 1)``. Free-text columns and preprocessing steps without an ONNX
+    converter raise a ``ValueError`` naming them.
 
     Examples
     --------
     >>> import onnxruntime as ort                                # doctest: +SKIP
     >>> export_onnx(clf, "model.onnx", X_check=X_test)           # doctest: +SKIP
     >>> session = ort.InferenceSession("model.onnx")             # doctest: +SKIP
-    >>> label, proba = session.run(None, {"X": onnx_input(X_test)})  # doctest: +SKIP
+    >>> label, proba = session.run(None, onnx_inputs("model.onnx", X_test))  # doctest: +SKIP
     """
     model = to_onnx(estimator, target_opset=target_opset)
     path = os.fspath(path)

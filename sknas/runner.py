@@ -21,7 +21,6 @@ import itertools
 import math
 import signal
 import statistics
-import sys
 import threading
 import time
 import warnings
@@ -65,6 +64,8 @@ class Runner:
         A single trial may use at most this share of the time budget.
     seed : int
     verbose : int
+        1: a progress bar (:class:`~sknas.progress.SearchProgress`) while the
+        search runs; 2: also one line per trial.
     accept : callable or None
         ``accept(result) -> bool``: whether a successful trial may become the
         best one (hard constraints).
@@ -110,6 +111,7 @@ class Runner:
         self.best_result = None
         self.library = []  # (trial, score, predictions, model) of the best trials
         self.interrupted = False
+        self.progress = None  # a SearchProgress while a verbose search runs, its final state after
         self._interruptible = False
         self._best_key = None
         self._rng = np.random.default_rng(seed)
@@ -220,7 +222,7 @@ class Runner:
             self.searcher.set_data(data if isinstance(data, (list, tuple)) else [data], self.evaluator,
                                    deadline=self._search_deadline())
         n_workers = self._n_workers()
-        with self._interrupt_handler():
+        with self._interrupt_handler(), self._progress_bar():
             if n_workers > 1:
                 self._run_parallel(data, n_workers)
             else:
@@ -366,6 +368,20 @@ class Runner:
         finally:
             signal.signal(signal.SIGINT, previous)
 
+    @contextlib.contextmanager
+    def _progress_bar(self):
+        """With ``verbose >= 1``, a progress bar fed by :meth:`_record` while the search runs."""
+        if not self.verbose:
+            yield
+            return
+        from .progress import SearchProgress
+
+        self.progress = SearchProgress(self.time_budget, self.max_trials, start=self.start, rows=self.results.rows)
+        try:
+            yield
+        finally:
+            self.progress.close()
+
     def _record(self, candidate, source, result, tell=True):
         model, result.model = result.model, None
         predictions, result.predictions = result.predictions, None
@@ -391,8 +407,10 @@ class Runner:
                 self.library.append((trial, score, predictions, model))
                 self.library.sort(key=lambda entry: (-entry[1], entry[0]))
                 del self.library[self.library_size:]
-        if self.verbose:
-            self._print_trial(trial, candidate, result, score)
+        if self.progress is not None:
+            if self.verbose > 1:
+                self._print_trial(trial, candidate, result, score)
+            self.progress.update(result.status, self._best_key[1] if self._best_key is not None else None)
         if self.on_trial is not None:
             self.on_trial(self)
 
@@ -401,10 +419,10 @@ class Runner:
         text = f"{result.score:.4f}" if score is not None else result.status
         g = str(candidate.genotype)
         g = g if len(g) <= 70 else g[:67] + "..."
-        print(f"[sknas] trial {trial:>3} {text:>8} (best {best:.4f}) {result.fit_time:6.2f}s "
-              f"{result.n_epochs:>3} ep  {g}", file=sys.stdout, flush=True)
-        if result.status == "failed" and self.verbose > 1 and result.error:
-            print(f"        {result.error.splitlines()[0]}", flush=True)
+        self.progress.write(f"[sknas] trial {trial:>3} {text:>8} (best {best:.4f}) {result.fit_time:6.2f}s "
+                            f"{result.n_epochs:>3} ep  {g}")
+        if result.status == "failed" and result.error:
+            self.progress.write(f"        {result.error.splitlines()[0]}")
 
     # -- checkpoint and warm start ------------------------------------------------
     _STATE = ("portfolio", "library", "best_index", "best_result", "best_model", "_best_key")

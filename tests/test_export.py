@@ -18,7 +18,7 @@ onnx = pytest.importorskip("onnx")
 
 from sknas import AutoNASClassifier, AutoNASRegressor  # noqa: E402
 from sknas.export import (  # noqa: E402
-    _torch_onnx_model, check_onnx, export_onnx, export_torchscript, onnx_input, preprocessing_to_onnx,
+    _torch_onnx_model, check_onnx, export_onnx, export_torchscript, onnx_input, onnx_inputs, preprocessing_to_onnx,
 )
 from sknas.nn.builders import DenseDAG  # noqa: E402
 from sknas.prep.tabular import TabularPreprocessor  # noqa: E402
@@ -180,3 +180,86 @@ def test_check_onnx_detects_a_mismatch(classifier, classifier_onnx, cancer_split
     onnx.save(model, str(path))
     with pytest.raises(ValueError, match="differ"):
         check_onnx(classifier, path, X_test)
+
+
+# ---------------------------------------------------------------------------------------
+# tables with string (categorical) and date columns: the two-input graph
+# ---------------------------------------------------------------------------------------
+def mixed_frame(n, seed):
+    """Numbers (some missing), strings (some missing), yes/no text, dates (some missing), numbers as text."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "num": rng.normal(size=n),
+        "city": rng.choice([f"city {i}" for i in range(9)], size=n).astype(object),
+        "color": rng.choice(["red", "green", "blue"], size=n, p=[0.6, 0.3, 0.1]).astype(object),
+        "flag": rng.choice(["yes", "no"], size=n).astype(object),
+        "when": pd.Timestamp("2019-06-01") + pd.to_timedelta(rng.integers(0, 2000, n), unit="D")
+        + pd.to_timedelta(rng.integers(0, 86400, n), unit="s"),
+        "amount": rng.normal(size=n).round(3).astype(str),
+    })
+    X.loc[rng.random(n) < 0.1, "city"] = None
+    X.loc[rng.random(n) < 0.1, "num"] = np.nan
+    X.loc[rng.random(n) < 0.05, "when"] = pd.NaT
+    return X
+
+
+@pytest.fixture(scope="module")
+def mixed_split():
+    X, X_test = mixed_frame(300, 0), mixed_frame(60, 1)
+    for frame in (X, X_test):
+        frame["when"] = frame["when"].dt.strftime("%Y-%m-%dT%H:%M:%S").where(frame["when"].notna())  # ISO text
+    X_test.loc[0, "city"] = "atlantis"  # a level never seen in training
+    X_test.loc[1, "color"] = "purple"
+    X_test.loc[2, ["city", "color", "num", "when"]] = [None, None, np.nan, None]
+    score = X["num"].fillna(0) + (X["color"] == "red") - (X["city"] == "city 3")
+    y = np.digitize(score, [-0.3, 0.6])  # three classes
+    return X, y, X_test
+
+
+@pytest.mark.parametrize("encoder", ["onehot", "ordinal", "target"])
+def test_string_and_date_columns_convert_exactly(encoder, mixed_split):
+    from sknas.prep.cleaning import TableCleaner
+    from sknas.prep.tabular import AsFloat32
+
+    X, y, X_test = mixed_split
+    # max_categories=4: "city" (9 levels) gets infrequent levels (one-hot, ordinal) or target encoding
+    prep = Pipeline([("clean", TableCleaner()),
+                     ("encode", TabularPreprocessor(encoder=encoder, max_categories=4, clip="smooth")),
+                     ("to_float32", AsFloat32())]).fit(X, y)
+    assert prep.named_steps["clean"].column_kinds_ == {"num": "numeric", "city": "categorical", "color": "categorical",
+                                                       "flag": "boolean", "when": "datetime", "amount": "numeric"}
+    model = preprocessing_to_onnx(prep, X.shape[1])
+    assert [i.name for i in model.graph.input] == ["X", "X_str"]
+    feed = onnx_inputs(prep, X_test)
+    assert feed["X_str"].shape == (len(X_test), 2) and np.isnan(feed["X"][:, 1]).all()
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, feed)
+    np.testing.assert_allclose(out, prep.transform(X_test), rtol=0, atol=1e-6)
+
+
+def test_a_mixed_frame_exports_and_matches_predict_proba(mixed_split, tmp_path):
+    X, y, X_test = mixed_split
+    clf = AutoNASClassifier(**TINY).fit(X, y)
+    path = export_onnx(clf, tmp_path / "mixed.onnx", X_check=X_test)
+    model = onnx.load(path)
+    assert [i.name for i in model.graph.input] == ["X", "X_str"]
+    layout = json.loads(model.doc_string)["input_layout"]
+    assert layout["string_columns"] == [1, 2]
+    label, proba = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, onnx_inputs(path, X_test))
+    expected = clf.predict_proba(X_test)
+    np.testing.assert_allclose(proba, expected, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(label, clf.predict(X_test))
+    # the unseen levels and the all-missing row were predicted, not refused
+    assert np.isfinite(proba[:3]).all()
+
+
+def test_free_text_columns_are_refused_with_their_name():
+    from sknas.prep.cleaning import TableCleaner
+
+    rng = np.random.default_rng(0)
+    words = np.array(["good", "bad", "very", "quite", "long", "short", "service", "food", "slow"])
+    review = [" ".join(rng.choice(words, 5)) + f" {i}" for i in range(60)]
+    X = pd.DataFrame({"x": rng.normal(size=60), "review": review})
+    prep = Pipeline([("clean", TableCleaner()), ("encode", TabularPreprocessor())]).fit(X)
+    with pytest.raises(ValueError, match=r"column 'review' as free text"):
+        preprocessing_to_onnx(prep, 2)
