@@ -149,8 +149,8 @@ def fit_members(nets, data, stop_all=None):
 
     Each net must be initialized (``net.initialize()``) and hold its
     validation data (``valid_data``), as :func:`sknas.evaluation.trainer.make_net`
-    builds it; for a regressor ``y`` is already standardized by
-    :meth:`~sknas.evaluation.trainer.TabularRegressorNet.prepare_target`. Runs
+    builds it, and ``y`` must have gone through the net's ``prepare_target``
+    (which sets the classes, or the target's scale for a regressor). Runs
     up to each net's ``max_epochs`` and returns the nets, trained as their own
     ``fit`` would have left them (history, callbacks' state, best epoch
     restored by early stopping, snapshot ensembles built).
@@ -200,7 +200,7 @@ def _probe(members):
     for group in groups.values():
         if len(group) < 2:
             continue
-        X = member_rows(group)
+        X = _member_rows(group)
         states = [{k: v.clone() for k, v in m.buffers.items()} for m in group]
         try:
             out = _stacked_forward(group[0].net.module_, group, X)
@@ -215,7 +215,7 @@ def _probe(members):
                     p.grad = None
 
 
-def member_rows(group, n=2):
+def _member_rows(group, n=2):
     """The first ``n`` training rows of each member of ``group``, stacked ``(k, n, ...)``."""
     rows = []
     for member in group:
