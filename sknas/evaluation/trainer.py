@@ -64,6 +64,10 @@ class ConstraintViolation(ValueError):
     """Raised before training a candidate that breaks a hard constraint."""
 
 
+class NoEpochError(RuntimeError):
+    """Training was stopped (deadline or interrupt) before its first epoch ended: nothing to score."""
+
+
 class TensorBatchIterator:
     """Mini-batches sliced from the tensors of a skorch ``Dataset``.
 
@@ -97,15 +101,18 @@ class TensorBatchIterator:
 
 
 class Deadline(Callback):
-    """Stop training once the wall clock passes ``deadline`` (a ``time.time()`` value).
+    """Stop training once the wall clock passes ``deadline`` (a ``time.time()`` value) or ``stop`` is set.
 
     It stops the way skorch's own early stopping does, by raising
     ``KeyboardInterrupt`` (caught by skorch's ``partial_fit``), checked after
     every batch so that one long epoch cannot overrun the budget.
+    ``stop`` (a :class:`~sknas.evaluation.trial.StopSignal`) is the runner's
+    Ctrl-C, seen in worker processes too.
     """
 
-    def __init__(self, deadline=None):
+    def __init__(self, deadline=None, stop=None):
         self.deadline = deadline
+        self.stop = stop
 
     def on_train_begin(self, net, **kwargs):
         self.reached_ = False
@@ -113,6 +120,8 @@ class Deadline(Callback):
     def on_batch_end(self, net, **kwargs):
         if self.deadline is not None and time.time() > self.deadline:
             self.reached_ = True
+            raise KeyboardInterrupt
+        if self.stop is not None and self.stop.is_set():
             raise KeyboardInterrupt
 
 
@@ -295,12 +304,14 @@ def _steps_per_epoch(n_train, batch_size):
 
 def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_epochs=100,
              n_train=None, valid_data=None, patience=10, deadline=None, device="cpu",
-             schedule_epochs=None):
+             schedule_epochs=None, stop=None):
     """The skorch net that trains ``genotype``'s network with its training hyperparameters.
 
     ``schedule_epochs`` is the horizon of the learning-rate schedule (default
     ``max_epochs``); a refit that stops at a trial's best epoch keeps the
     trial's horizon so that it follows the same learning-rate trajectory.
+    ``deadline`` and ``stop`` (a :class:`~sknas.evaluation.trial.StopSignal`)
+    end training early through the :class:`Deadline` callback.
 
     With ``snapshots=M > 1`` in the training genotype, the net is trained as
     a snapshot ensemble (Huang et al. 2017, "Snapshot Ensembles: Train 1, get
@@ -336,7 +347,7 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     if n_train is not None:
         batch_size = max(1, min(batch_size, n_train))
     opt_cls, opt_kwargs = OPTIMIZER_CLASSES[training.get("optimizer", "adamw")]
-    callbacks = [("finite_loss", FiniteLossGuard()), ("deadline", Deadline(deadline))]
+    callbacks = [("finite_loss", FiniteLossGuard()), ("deadline", Deadline(deadline, stop))]
     if valid_data is not None and snapshots == 1:
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=patience, threshold=1e-4, load_best=True, sink=_no_print,
@@ -530,7 +541,7 @@ class Evaluator:
         """Drop the preprocessed copies kept between trials (before a refit on all the data)."""
         self._cache.clear()
 
-    def evaluate(self, candidate, data, deadline=None, seed=0, incumbent_loss=None):
+    def evaluate(self, candidate, data, deadline=None, seed=0, incumbent_loss=None, stop=None):
         """Train and score ``candidate``; never raises for a failing candidate.
 
         ``data`` is one :class:`TrialData` (a holdout split) or a list of
@@ -541,6 +552,13 @@ class Evaluator:
         best validation loss so far on the first fold) and ``prune=True``,
         the first fold may be stopped by learning-curve extrapolation; the
         trial is then ``"pruned"`` and the other folds are skipped.
+
+        ``stop`` (a :class:`~sknas.evaluation.trial.StopSignal`, the runner's
+        Ctrl-C) ends training at the next batch and skips the folds not yet
+        started; the trial is then ``"interrupted"``: scored, with its best
+        epoch restored, on the folds it trained (when no epoch ended, it fails
+        with ``"interrupted before the first epoch ended"``; the runner records
+        that as interrupted too).
         """
         start = time.perf_counter()
         folds = data if isinstance(data, (list, tuple)) else [data]
@@ -550,31 +568,40 @@ class Evaluator:
                 for k, fold in enumerate(folds):
                     if results and deadline is not None and time.time() >= deadline:
                         break
+                    if results and stop is not None and stop.is_set():
+                        break
                     torch.manual_seed(seed + k)
-                    fold_result = self._evaluate_fold(
-                        candidate, fold, deadline, seed, first=(k == 0),
-                        incumbent_loss=incumbent_loss if k == 0 else None,
-                    )
+                    try:
+                        fold_result = self._evaluate_fold(
+                            candidate, fold, deadline, seed, first=(k == 0),
+                            incumbent_loss=incumbent_loss if k == 0 else None, stop=stop,
+                        )
+                    except NoEpochError:
+                        if not results:
+                            raise
+                        break  # a later fold stopped before its first epoch: score the folds done
                     results.append(fold_result)
                     if fold_result.status == "pruned":
                         break
         except Exception as exc:  # a failing candidate is data, never a crashed search
             error = f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation)):
+            if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation, NoEpochError)):
                 error += "\n" + "".join(traceback.format_exception(exc)[-3:])
             return TrialResult.failed(error, fit_time=time.perf_counter() - start)
         first = results[0]
         complete = len(results) == len(folds)
+        interrupted = stop is not None and stop.is_set() and (
+            not complete or any(r.status == "interrupted" for r in results))
         predictions = None
         if self.keep_predictions and complete and first.status == "ok":
             predictions = np.concatenate([r.predictions for r in results], axis=0)
         return TrialResult(
-            score=float(np.mean([r.score for r in results])), status=first.status,
+            score=float(np.mean([r.score for r in results])), status="interrupted" if interrupted else first.status,
             fit_time=time.perf_counter() - start, n_params=first.n_params,
             n_epochs=int(round(np.mean([r.n_epochs for r in results]))),
             best_epoch=int(np.median([r.best_epoch for r in results])),
-            stop_reason=first.stop_reason if complete else (first.stop_reason if first.status == "pruned"
-                                                             else "time_limit"),
+            stop_reason="interrupted" if interrupted else first.stop_reason if complete else (
+                first.stop_reason if first.status == "pruned" else "time_limit"),
             learning_curve=first.learning_curve, plain_curve=first.plain_curve, plain_loss=first.plain_loss,
             model=first.model,
             n_folds=len(results),
@@ -582,7 +609,7 @@ class Evaluator:
             predictions=predictions,
         )
 
-    def _evaluate_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None):
+    def _evaluate_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None, stop=None):
         genotype = candidate.genotype
         prep, Xt, y_train, Xv, y_valid = self._preprocess(genotype, data, candidate.data_fraction, seed)
         # the genotype's oversampling (if any) adds synthetic rows to the training rows only, never to Xv
@@ -592,7 +619,7 @@ class Evaluator:
         net = make_net(
             self.space, genotype, self.task, Xt.shape[1], n_outputs, classes=self.classes,
             max_epochs=epochs, n_train=len(Xt), valid_data=(Xv, y_valid), patience=self.patience,
-            deadline=deadline, device=self.device,
+            deadline=deadline, device=self.device, stop=stop,
         )
         pruner = None
         if self.prune:
@@ -622,9 +649,12 @@ class Evaluator:
         curve = [float(row["valid_loss"]) for row in history if row.get("valid_loss") is not None]
         plain_curve = [float(row["valid_plain_loss"]) for row in history if row.get("valid_plain_loss") is not None]
         if not curve:
-            raise RuntimeError("the deadline passed before the first epoch ended")
+            raise NoEpochError("interrupted before the first epoch ended" if stop is not None and stop.is_set()
+                               else "the deadline passed before the first epoch ended")
         status = "ok"
-        if pruner is not None and pruner.pruned_:
+        if stop is not None and stop.is_set():  # a Ctrl-C (here or in the runner's process) cut training short
+            status, stop_reason = "interrupted", "interrupted"
+        elif pruner is not None and pruner.pruned_:
             status, stop_reason = "pruned", "pruned"
         elif dict(net.callbacks_)["deadline"].reached_:
             stop_reason = "time_limit"
