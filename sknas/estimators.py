@@ -427,6 +427,9 @@ class BaseAutoNAS(BaseEstimator):
                              if _cost(row, key) is not None and _cost(row, key) > limit})
             return (f"{name}: no trial met the constraints; every successful trial broke "
                     f"{', '.join(f'{k} <= {constraints[k]}' for k in broken) or 'a limit'}.")
+        if any(row["status"] == "interrupted" for row in results.rows):
+            return (f"{name}: the search was interrupted before any trial trained an epoch "
+                    f"({len(results)} trials); there is no model to keep.")
         errors = [row["error"] for row in results.rows if row["status"] == "failed" and row["error"]]
         if "params" in constraints and errors and all("exceeds the constraint" in e for e in errors):
             return (f"{name}: no trial met the constraint params <= {constraints['params']} in "

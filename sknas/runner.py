@@ -9,18 +9,29 @@ allows it (:meth:`Runner.refit_best`), retrains a low-fidelity winner at full
 fidelity (:meth:`Runner.full_fidelity_best`) and builds an ensemble
 (:meth:`Runner.build_ensemble`).
 
-Ctrl-C during :meth:`Runner.run` stops the search after the trial in flight
-(the best model so far is kept, with a warning); a second Ctrl-C aborts.
+Ctrl-C during :meth:`Runner.run` stops the search: the trials in flight stop
+at their next batch (in worker processes too, through
+:class:`~sknas.evaluation.trial.StopSignal`) and are recorded with
+``status="interrupted"``, scored with their best epoch restored when at least
+one epoch ended; the best model so far (possibly an interrupted trial's) is
+kept, with a warning. Interrupted trials are not told to the searcher, and
+:meth:`Runner.state` leaves them out and queues them to run again on resume.
+A second Ctrl-C aborts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import itertools
 import math
+import os
+import shutil
 import signal
 import statistics
+import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -28,6 +39,7 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 
+from .evaluation.trial import StopSignal
 from .results import SearchResults
 from .search.base import Candidate, result_score
 
@@ -38,9 +50,97 @@ class SearchAborted(BaseException):
     """A second Ctrl-C: abort the fit (not an ``Exception``, so no trial swallows it)."""
 
 
-def _run_trial(evaluator, candidate, data, deadline, seed, index, incumbent_loss):
-    return index, evaluator.evaluate(candidate, data, deadline=deadline, seed=seed,
-                                     incumbent_loss=incumbent_loss)
+@dataclasses.dataclass(frozen=True)
+class _TrialClock:
+    """A trial's time limits, turned into its deadline when the trial starts, in the process that runs it.
+
+    A deadline fixed at dispatch would charge the trial with the time its
+    worker spends before it starts (spawning, importing torch, waiting in a
+    Dask queue): the first parallel trials then failed on their deadline.
+    """
+
+    search_deadline: float
+    share: float  # seconds a single trial may take
+    end: float  # the fit's deadline less its margin
+    growth: float | None  # refit cost per trial second (room is left for this trial's own refit)
+
+    def deadline(self, now):
+        deadline = min(self.search_deadline, now + self.share)
+        if self.growth is not None:
+            deadline = min(deadline, now + (self.end - now) / (1.0 + self.growth))
+        return deadline
+
+
+_PROCESS_READY = set()
+
+LOST_AGAIN = ("worker lost while running the trial: its worker died and the scheduler started the trial "
+              "again on another one; it is not run again, as it may be what killed the worker")
+
+
+def _prepare_process(runner_pid):
+    """Once per process that runs trials: what must not be charged to its first trial.
+
+    - The first torch optimizer imports ``torch._dynamo`` (seconds of CPU);
+      done here, before the trial's clock starts.
+    - In a worker process (not the runner's), Ctrl-C is ignored (the usual
+      pool idiom): the runner's process stops the trials through their
+      :class:`~sknas.evaluation.trial.StopSignal`, and an idle loky worker
+      killed by the terminal's Ctrl-C would break the pool and lose the other
+      trials in flight.
+    - In a worker started with ``MALLOC_TRIM_THRESHOLD_`` (Dask's nanny sets
+      65536), glibc no longer adapts its mmap threshold, so every tensor over
+      128 KiB is mapped and unmapped at each batch (100x the page faults;
+      trials about 2x slower). glibc's adaptive ceiling is restored: blocks
+      under 32 MiB come from the heap, which is trimmed above 64 MiB.
+    """
+    key = (os.getpid(), runner_pid)
+    if key in _PROCESS_READY:
+        return
+    _PROCESS_READY.add(key)
+    import torch
+
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+    if os.getpid() == runner_pid:
+        return
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ("MALLOC_TRIM_THRESHOLD_" in os.environ and "MALLOC_MMAP_THRESHOLD_" not in os.environ
+            and sys.platform.startswith("linux")):
+        try:
+            mallopt = ctypes.CDLL("libc.so.6").mallopt
+            mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
+            mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
+        except (OSError, AttributeError):  # not glibc
+            pass
+
+
+def _first_attempt(marker):
+    """False when ``marker`` exists: the trial already started once, on a worker that died since."""
+    if marker is None:
+        return True
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    except OSError:  # no shared directory (a worker on another machine): cannot tell
+        pass
+    return True
+
+
+def _run_trial(evaluator, candidate, data, clock, seed, index, incumbent_loss, stop=None, marker=None,
+               runner_pid=None):
+    """One trial, in the runner's process or a worker's; returns ``(index, result)``."""
+    from .evaluation.trial import TrialResult
+
+    _prepare_process(os.getpid() if runner_pid is None else runner_pid)
+    if not _first_attempt(marker):
+        return index, TrialResult.failed(LOST_AGAIN)
+    deadline = None if clock is None else clock.deadline(time.time())
+    result = evaluator.evaluate(candidate, data, deadline=deadline, seed=seed, incumbent_loss=incumbent_loss,
+                                stop=stop)
+    if stop is not None and stop.is_set() and result.status == "failed":
+        result.status = "interrupted"  # stopped before its first epoch ended: run it again on resume
+    return index, result
 
 
 class Runner:
@@ -113,6 +213,12 @@ class Runner:
         self.interrupted = False
         self.progress = None  # a SearchProgress while a verbose search runs, its final state after
         self._interruptible = False
+        self._stop = None
+        self._trial_dir = None
+        self._trial_keys = itertools.count()
+        self._rerun = []  # (candidate, source) interrupted in an earlier fit, run first
+        self._interrupted = []  # (candidate, source) interrupted in this one
+        self._settled = (None, None, None, None)  # best index, result, model, key among complete trials
         self._best_key = None
         self._rng = np.random.default_rng(seed)
         self._n_folds = 1
@@ -157,19 +263,23 @@ class Runner:
         rows_seen = max(1.0, self.n_train * self.data_fraction)
         return per_epoch * epochs * (self.n_refit / rows_seen) * safety + 0.1
 
-    def _trial_deadline(self):
+    def _trial_clock(self):
+        """The trial's limits; its deadline is fixed when it starts (see :class:`_TrialClock`)."""
         search_deadline = self._search_deadline()
         if search_deadline is None:
             return None
-        now = time.time()
-        deadline = min(search_deadline, now + self.trial_share * self.time_budget)
+        growth = None
         if self.n_refit is not None and self.data_fraction >= 1.0:
             # Leave room for this trial's own refit should it become the best: a trial of t seconds
             # (over n_folds folds) costs about 1.3 * growth * t / n_folds to refit on all rows.
             growth = 1.3 * self.n_refit / max(1.0, float(self.n_train)) / self._n_folds
-            room = (self.deadline - self._margin() - now) / (1.0 + growth)
-            deadline = min(deadline, now + room)
-        return deadline
+        return _TrialClock(search_deadline, self.trial_share * self.time_budget,
+                           self.deadline - self._margin(), growth)
+
+    def _trial_deadline(self):
+        """The deadline of a trial that would start now."""
+        clock = self._trial_clock()
+        return None if clock is None else clock.deadline(time.time())
 
     def _time_for_another_trial(self):
         if self.deadline is None:
@@ -187,6 +297,8 @@ class Runner:
 
     def _next_candidates(self, k):
         out = []
+        while self._rerun and len(out) < k:
+            out.append(self._rerun.pop(0))
         while self.portfolio and len(out) < k:
             out.append((Candidate(self.portfolio.pop(0)), "portfolio"))
         if len(out) < k:
@@ -222,11 +334,20 @@ class Runner:
             self.searcher.set_data(data if isinstance(data, (list, tuple)) else [data], self.evaluator,
                                    deadline=self._search_deadline())
         n_workers = self._n_workers()
-        with self._interrupt_handler(), self._progress_bar():
-            if n_workers > 1:
-                self._run_parallel(data, n_workers)
-            else:
-                self._run_serial(data)
+        if n_workers > 1:
+            # the stop file and the trials' start markers, shared with the workers of this machine
+            self._trial_dir = tempfile.mkdtemp(prefix="sknas-trials-")
+        self._stop = StopSignal(None if self._trial_dir is None else os.path.join(self._trial_dir, "stop"))
+        try:
+            with self._interrupt_handler(), self._progress_bar():
+                if n_workers > 1:
+                    self._run_parallel(data, n_workers)
+                else:
+                    self._run_serial(data)
+        finally:
+            if self._trial_dir is not None:
+                shutil.rmtree(self._trial_dir, ignore_errors=True)
+                self._trial_dir = None
         if self.interrupted:
             warnings.warn(
                 f"Search interrupted after {len(self.results)} trials; keeping the best model so far.",
@@ -243,12 +364,16 @@ class Runner:
 
     def _job(self, candidate, data, key):
         seed = int(self._rng.integers(2**31 - 1))
-        return (self.evaluator, self._scaled(candidate), data, self._trial_deadline(), seed, key,
-                self._incumbent_loss())
+        marker = None
+        if self._trial_dir is not None:
+            marker = os.path.join(self._trial_dir, f"trial-{next(self._trial_keys)}.started")
+        return (self.evaluator, self._scaled(candidate), data, self._trial_clock(), seed, key,
+                self._incumbent_loss(), self._stop, marker, os.getpid())
 
     @contextlib.contextmanager
     def _waiting_for_trials(self):
-        """While inside, a first Ctrl-C raises ``KeyboardInterrupt`` (ending the trial); outside, it only stops the loop."""
+        """While inside (a serial trial runs), a first Ctrl-C also raises ``KeyboardInterrupt``, ending the trial
+        at once, even outside its training loop; elsewhere it sets the stop signal, and the loop stops."""
         self._interruptible = True
         try:
             yield
@@ -267,7 +392,8 @@ class Runner:
             except KeyboardInterrupt:  # raised outside skorch's training loop (preprocessing, scoring...)
                 if not self.interrupted:
                     raise
-                self._record(*batch[0], result=self._failed("interrupted before the trial finished"))
+                self._record(*batch[0], result=self._failed("interrupted before the trial finished",
+                                                            status="interrupted"))
                 return
             self._record(*batch[0], result=result)
 
@@ -279,7 +405,13 @@ class Runner:
         told to the searcher as it arrives (``return_as="generator_unordered"``),
         so that no worker waits for a slower trial of the same batch. A lost
         worker (a killed process, a Dask ``KilledWorker``) fails the trials in
-        flight only; the search goes on with a new pool.
+        flight only; the search goes on with a new pool. A trial that a Dask
+        scheduler restarts after its worker died is recorded as lost too (its
+        start marker is already there), not run again.
+
+        A first Ctrl-C does not raise here: it sets the stop signal, the
+        trials in flight stop at their next batch and come back
+        ``"interrupted"`` with what they trained, and no new trial starts.
         """
         lock = threading.RLock()
         while True:
@@ -288,10 +420,10 @@ class Runner:
             parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered", pre_dispatch="n_jobs",
                                 batch_size=1)
             results = iter(parallel(self._jobs(data, pending, lock)))
+            _prepare_process(os.getpid())  # while the workers start: the refit after the search needs it too
             try:
                 while True:
-                    with self._waiting_for_trials():
-                        item = next(results, None)
+                    item = next(results, None)
                     if item is None:
                         break
                     key, result = item
@@ -300,12 +432,13 @@ class Runner:
             except KeyboardInterrupt:
                 if not self.interrupted:
                     raise
-                self._fail_pending(pending, lock, "interrupted before the trial finished")
+                self._fail_pending(pending, lock, "interrupted before the trial finished", status="interrupted")
                 return
             except Exception as exc:  # a lost worker (killed process, dask KilledWorker...)
                 if self._jobs_error is not None:
                     raise self._jobs_error
-                self._fail_pending(pending, lock, f"worker lost while running the trial: {type(exc).__name__}: {exc}")
+                self._fail_pending(pending, lock, f"worker lost while running the trial: {type(exc).__name__}: {exc}",
+                                   status="interrupted" if self.interrupted else "failed")
                 with lock:
                     if self._can_start():
                         continue
@@ -334,20 +467,20 @@ class Runner:
             yield delayed(_run_trial)(*job)
 
     @staticmethod
-    def _failed(message):
+    def _failed(message, status="failed"):
         from .evaluation.trial import TrialResult
 
-        return TrialResult.failed(message)
+        return TrialResult(score=None, status=status, error=message)
 
-    def _fail_pending(self, pending, lock, message):
+    def _fail_pending(self, pending, lock, message, status="failed"):
         with lock:
             for key in sorted(pending):
-                self._record(*pending[key], result=self._failed(message))
+                self._record(*pending[key], result=self._failed(message, status))
             pending.clear()
 
     @contextlib.contextmanager
     def _interrupt_handler(self):
-        """First Ctrl-C: finish the trial in flight, then stop. Second: abort."""
+        """First Ctrl-C: stop the trials in flight (keeping what they trained), then the search. Second: abort."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -356,9 +489,10 @@ class Runner:
             if self.interrupted:
                 raise SearchAborted("search aborted by a second interrupt")
             self.interrupted = True
-            # While a trial runs, skorch ends its training on KeyboardInterrupt and the loop
-            # then stops. Elsewhere (recording a result, asking the searcher) the flag alone
-            # stops the loop: raising there would leave a half-recorded trial.
+            self._stop.set()  # trials in flight (here or in workers) stop at their next batch
+            # While a serial trial runs, skorch ends its training on KeyboardInterrupt and the loop
+            # then stops. Elsewhere (recording a result, asking the searcher, waiting for parallel
+            # trials) the flag alone stops the loop: raising there would leave a half-recorded trial.
             if self._interruptible:
                 raise KeyboardInterrupt
 
@@ -385,24 +519,30 @@ class Runner:
     def _record(self, candidate, source, result, tell=True):
         model, result.model = result.model, None
         predictions, result.predictions = result.predictions, None
+        interrupted = result.status == "interrupted"
         told = result
         if self.reward is not None and result_score(result) is not None:
             told = dataclasses.replace(result, score=float(self.reward(result)))
-        if tell:
+        if tell and not interrupted:  # a cut-short trial says nothing about its candidate
             self.searcher.tell(candidate, told)
         trial = self.results.add(self._scaled(candidate), result, source)
-        score = result_score(result)
+        if interrupted:
+            self._interrupted.append((candidate, source))
+        # an interrupted trial that trained at least one epoch is usable (Ctrl-C keeps the best so far)
+        score = result_score(dataclasses.replace(result, status="ok") if interrupted else result)
         # a trial the deadline cut short of its cross-validation folds is scored on fewer rows:
         # a noisier, lower-fidelity estimate (and it has no validation predictions for an ensemble)
         full_fidelity = candidate.data_fraction == 1.0 and (
             candidate.epochs is None or candidate.epochs >= self.evaluator.max_epochs
-        ) and result.n_folds >= self._n_folds
+        ) and result.n_folds >= self._n_folds and not interrupted
         if score is not None and (self.accept is None or self.accept(result)):
-            # Full-fidelity trials always rank above low-fidelity ones; ties keep the earliest.
+            # Full-fidelity trials always rank above low-fidelity (and interrupted) ones; ties keep the earliest.
             key = (full_fidelity, score)
             if self._best_key is None or key > self._best_key:
                 self._best_key = key
                 self.best_index, self.best_result, self.best_model = trial, result, model
+            if not interrupted and (self._settled[3] is None or key > self._settled[3]):
+                self._settled = (trial, result, model, key)
             if self.library_size and predictions is not None and full_fidelity:
                 self.library.append((trial, score, predictions, model))
                 self.library.sort(key=lambda entry: (-entry[1], entry[0]))
@@ -428,15 +568,37 @@ class Runner:
     _STATE = ("portfolio", "library", "best_index", "best_result", "best_model", "_best_key")
 
     def state(self):
-        """What a later fit needs to continue this search (picklable)."""
-        out = {name: getattr(self, name) for name in self._STATE}
-        out.update(rows=self.results.rows, searcher=self.searcher, rng=self._rng.bit_generator.state)
+        """What a later fit needs to continue this search (picklable).
+
+        Interrupted trials are left out, as if they had never started (as
+        after ``kill -9``): their candidates are listed in ``"rerun"`` as
+        plain ``(genotype, epochs, data_fraction, source)`` tuples, run
+        first by the fit that restores this state, and the best trial and the
+        ensemble library are those of the complete trials.
+        """
+        index_of, rows = {}, []
+        for i, row in enumerate(self.results.rows):
+            if row["status"] != "interrupted":
+                index_of[i] = len(rows)
+                rows.append(dict(row, trial=len(rows)))
+        best_index, best_result, best_model, best_key = self._settled
+        out = {
+            "portfolio": self.portfolio,
+            "library": [(index_of[t], score, predictions, model) for t, score, predictions, model in self.library],
+            "best_index": index_of.get(best_index), "best_result": best_result, "best_model": best_model,
+            "_best_key": best_key,
+            "rerun": [(c.genotype, c.epochs, c.data_fraction, source) for c, source in self._rerun + self._interrupted],
+        }
+        out.update(rows=rows, searcher=self.searcher, rng=self._rng.bit_generator.state)
         return out
 
     def restore(self, state):
-        """Continue from :meth:`state`: earlier trials count towards ``max_trials``."""
+        """Continue from :meth:`state`: earlier trials count towards ``max_trials``; interrupted ones run again."""
         for name in self._STATE:
             setattr(self, name, state[name])
+        self._settled = (self.best_index, self.best_result, self.best_model, self._best_key)
+        self._rerun = [(Candidate(genotype, epochs, data_fraction), source)
+                       for genotype, epochs, data_fraction, source in state.get("rerun", ())]
         self.results.rows = list(state["rows"])
         self.searcher = state["searcher"]
         self._rng.bit_generator.state = state["rng"]

@@ -114,7 +114,7 @@ def test_ctrl_c_outside_the_training_loop_keeps_the_best(iris):
     clf = AutoNASClassifier(max_trials=5, **params)
     with pytest.warns(RuntimeWarning, match="interrupted after 2 trials"):
         clf.fit(X, y)
-    assert clf.search_results_["status"] == ["ok", "failed"]
+    assert clf.search_results_["status"] == ["ok", "interrupted"]
     assert clf.search_results_["error"][1] == "interrupted before the trial finished"
     assert clf.score(X, y) > 0.5
 

@@ -473,7 +473,7 @@ class TabularBenchmark:
         out["n_params"] = int(self.n_params[row])
         return out
 
-    def evaluate(self, candidate, data=None, deadline=None, seed=0, incumbent_loss=None):
+    def evaluate(self, candidate, data=None, deadline=None, seed=0, incumbent_loss=None, stop=None):
         """The result training ``candidate`` would return, read from the table.
 
         Parameters

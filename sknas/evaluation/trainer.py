@@ -86,6 +86,10 @@ class ConstraintViolation(ValueError):
     """Raised before training a candidate that breaks a hard constraint."""
 
 
+class NoEpochError(RuntimeError):
+    """Training was stopped (deadline or interrupt) before its first epoch ended: nothing to score."""
+
+
 class TensorBatchIterator:
     """Mini-batches sliced from the tensors of a skorch ``Dataset``.
 
@@ -122,15 +126,18 @@ class TensorBatchIterator:
 
 
 class Deadline(Callback):
-    """Stop training once the wall clock passes ``deadline`` (a ``time.time()`` value).
+    """Stop training once the wall clock passes ``deadline`` (a ``time.time()`` value) or ``stop`` is set.
 
     It stops the way skorch's own early stopping does, by raising
     ``KeyboardInterrupt`` (caught by skorch's ``partial_fit``), checked after
     every batch so that one long epoch cannot overrun the budget.
+    ``stop`` (a :class:`~sknas.evaluation.trial.StopSignal`) is the runner's
+    Ctrl-C, seen in worker processes too.
     """
 
-    def __init__(self, deadline=None):
+    def __init__(self, deadline=None, stop=None):
         self.deadline = deadline
+        self.stop = stop
 
     def on_train_begin(self, net, **kwargs):
         self.reached_ = False
@@ -138,6 +145,8 @@ class Deadline(Callback):
     def on_batch_end(self, net, **kwargs):
         if self.deadline is not None and time.time() > self.deadline:
             self.reached_ = True
+            raise KeyboardInterrupt
+        if self.stop is not None and self.stop.is_set():
             raise KeyboardInterrupt
 
 
@@ -328,12 +337,14 @@ def _steps_per_epoch(n_train, batch_size):
 
 def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_epochs=100,
              n_train=None, valid_data=None, patience=10, deadline=None, device="cpu",
-             schedule_epochs=None):
+             schedule_epochs=None, stop=None):
     """The skorch net that trains ``genotype``'s network with its training hyperparameters.
 
     ``schedule_epochs`` is the horizon of the learning-rate schedule (default
     ``max_epochs``); a refit that stops at a trial's best epoch keeps the
     trial's horizon so that it follows the same learning-rate trajectory.
+    ``deadline`` and ``stop`` (a :class:`~sknas.evaluation.trial.StopSignal`)
+    end training early through the :class:`Deadline` callback.
 
     With ``snapshots=M > 1`` in the training genotype, the net is trained as
     a snapshot ensemble (Huang et al. 2017, "Snapshot Ensembles: Train 1, get
@@ -369,7 +380,7 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     if n_train is not None:
         batch_size = max(1, min(batch_size, n_train))
     opt_cls, opt_kwargs = OPTIMIZER_CLASSES[training.get("optimizer", "adamw")]
-    callbacks = [("finite_loss", FiniteLossGuard()), ("deadline", Deadline(deadline))]
+    callbacks = [("finite_loss", FiniteLossGuard()), ("deadline", Deadline(deadline, stop))]
     if valid_data is not None and snapshots == 1:
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=patience, threshold=1e-4, load_best=True, sink=_no_print,
@@ -441,6 +452,7 @@ class _FoldTrial:
     pruner: object
     epochs: int
     first: bool
+    stop: object = None
 
 
 def _nbytes(a):
@@ -587,7 +599,7 @@ class Evaluator:
         """Drop the preprocessed copies kept between trials (before a refit on all the data)."""
         self._cache.clear()
 
-    def evaluate(self, candidate, data, deadline=None, seed=0, incumbent_loss=None):
+    def evaluate(self, candidate, data, deadline=None, seed=0, incumbent_loss=None, stop=None):
         """Train and score ``candidate``; never raises for a failing candidate.
 
         ``data`` is one :class:`TrialData` (a holdout split) or a list of
@@ -604,6 +616,13 @@ class Evaluator:
         genotype whose network cannot be batched falls back to training
         the folds one after the other, and ``TrialResult.train_mode`` says
         which happened and why.
+
+        ``stop`` (a :class:`~sknas.evaluation.trial.StopSignal`, the runner's
+        Ctrl-C) ends training at the next batch and skips the folds not yet
+        started; the trial is then ``"interrupted"``: scored, with its best
+        epoch restored, on the folds it trained (when no epoch ended, it fails
+        with ``"interrupted before the first epoch ended"``; the runner records
+        that as interrupted too).
         """
         start = time.perf_counter()
         folds = data if isinstance(data, (list, tuple)) else [data]
@@ -613,31 +632,33 @@ class Evaluator:
                 results = None
                 if len(folds) > 1 and self.batched_folds:
                     try:
-                        results = self._evaluate_batched(candidate, folds, deadline, seed, incumbent_loss)
+                        results = self._evaluate_batched(candidate, folds, deadline, seed, incumbent_loss, stop)
                         train_mode = f"batched x{len(folds)}"
                     except BatchedFitError as exc:
                         train_mode = f"sequential ({exc})"
                 elif len(folds) > 1:
                     train_mode = "sequential"
                 if results is None:
-                    results = self._evaluate_sequential(candidate, folds, deadline, seed, incumbent_loss)
+                    results = self._evaluate_sequential(candidate, folds, deadline, seed, incumbent_loss, stop)
         except Exception as exc:  # a failing candidate is data, never a crashed search
             error = f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation)):
+            if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation, NoEpochError)):
                 error += "\n" + "".join(traceback.format_exception(exc)[-3:])
             return TrialResult.failed(error, fit_time=time.perf_counter() - start, train_mode=train_mode)
         first = results[0]
         complete = len(results) == len(folds)
+        interrupted = stop is not None and stop.is_set() and (
+            not complete or any(r.status == "interrupted" for r in results))
         predictions = None
         if self.keep_predictions and complete and first.status == "ok":
             predictions = np.concatenate([r.predictions for r in results], axis=0)
         return TrialResult(
-            score=float(np.mean([r.score for r in results])), status=first.status,
+            score=float(np.mean([r.score for r in results])), status="interrupted" if interrupted else first.status,
             fit_time=time.perf_counter() - start, n_params=first.n_params,
             n_epochs=int(round(np.mean([r.n_epochs for r in results]))),
             best_epoch=int(np.median([r.best_epoch for r in results])),
-            stop_reason=first.stop_reason if complete else (first.stop_reason if first.status == "pruned"
-                                                             else "time_limit"),
+            stop_reason="interrupted" if interrupted else first.stop_reason if complete else (
+                first.stop_reason if first.status == "pruned" else "time_limit"),
             learning_curve=first.learning_curve, plain_curve=first.plain_curve, plain_loss=first.plain_loss,
             model=first.model,
             n_folds=len(results),
@@ -645,36 +666,49 @@ class Evaluator:
             predictions=predictions, train_mode=train_mode,
         )
 
-    def _evaluate_sequential(self, candidate, folds, deadline, seed, incumbent_loss):
-        """The folds trained one after the other, each seeded ``seed + k``; stops at a pruned first fold."""
+    def _evaluate_sequential(self, candidate, folds, deadline, seed, incumbent_loss, stop=None):
+        """The folds trained one after the other, each seeded ``seed + k``.
+
+        Stops at a pruned first fold, and before a fold when the deadline
+        has passed or the stop is set; a later fold cut before its first
+        epoch ends the trial with the folds done.
+        """
         results = []
         for k, fold in enumerate(folds):
             if results and deadline is not None and time.time() >= deadline:
                 break
+            if results and stop is not None and stop.is_set():
+                break
             torch.manual_seed(seed + k)
             trial = self._prepare_fold(candidate, fold, deadline, seed, first=(k == 0),
-                                       incumbent_loss=incumbent_loss if k == 0 else None)
+                                       incumbent_loss=incumbent_loss if k == 0 else None, stop=stop)
             trial.net.fit(trial.Xt, trial.y_train)
-            results.append(self._score_fold(trial))
+            try:
+                results.append(self._score_fold(trial))
+            except NoEpochError:
+                if not results:
+                    raise
+                break  # a later fold stopped before its first epoch: score the folds done
             if results[-1].status == "pruned":
                 break
         return results
 
-    def _evaluate_batched(self, candidate, folds, deadline, seed, incumbent_loss):
+    def _evaluate_batched(self, candidate, folds, deadline, seed, incumbent_loss, stop=None):
         """The folds trained together (:func:`~sknas.evaluation.batched.fit_members`).
 
         Each fold's net is built and initialized under the seed
         ``seed + k``, as in :meth:`_evaluate_sequential`, and draws its
         batch order from a generator that continues that seed's stream, so
         that a fold's initial weights and batches are those of its
-        sequential fit. A pruned first fold stops every fold.
+        sequential fit. A pruned first fold stops every fold, and so do the
+        deadline and the stop (they are shared).
         """
         trials = []
         for k, fold in enumerate(folds):
             torch.manual_seed(seed + k)
             generator = torch.Generator()
             trial = self._prepare_fold(candidate, fold, deadline, seed, first=(k == 0),
-                                       incumbent_loss=incumbent_loss if k == 0 else None)
+                                       incumbent_loss=incumbent_loss if k == 0 else None, stop=stop)
             trial.net.set_params(iterator_train__generator=generator)
             trial.net.initialize()
             generator.set_state(torch.get_rng_state())
@@ -684,10 +718,14 @@ class Evaluator:
                     stop_all=None if pruner is None else (lambda: pruner.pruned_))
         results = [self._score_fold(trials[0])]
         if results[0].status != "pruned":
-            results += [self._score_fold(t) for t in trials[1:]]
+            for trial in trials[1:]:
+                try:
+                    results.append(self._score_fold(trial))
+                except NoEpochError:
+                    break
         return results
 
-    def _prepare_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None):
+    def _prepare_fold(self, candidate, data, deadline, seed, first, incumbent_loss=None, stop=None):
         """Preprocess one fold and build its (unfitted) net, with the pruner and the params constraint."""
         genotype = candidate.genotype
         prep, Xt, y_train, Xv, y_valid = self._preprocess(genotype, data, candidate.data_fraction, seed)
@@ -698,7 +736,7 @@ class Evaluator:
         net = make_net(
             self.space, genotype, self.task, Xt.shape[1], n_outputs, classes=self.classes,
             max_epochs=epochs, n_train=len(Xt), valid_data=(Xv, y_valid), patience=self.patience,
-            deadline=deadline, device=self.device,
+            deadline=deadline, device=self.device, stop=stop,
         )
         pruner = None
         if self.prune:
@@ -723,7 +761,7 @@ class Evaluator:
                     f"n_params={n_params} exceeds the constraint params <= {self.max_params}; not trained"
                 )
         return _FoldTrial(genotype=genotype, prep=prep, Xt=Xt, y_train=y_train, Xv=Xv, y_valid=y_valid,
-                          net=net, pruner=pruner, epochs=epochs, first=first)
+                          net=net, pruner=pruner, epochs=epochs, first=first, stop=stop)
 
     def _score_fold(self, trial):
         """The :class:`TrialResult` of one fold whose net has been trained."""
@@ -733,9 +771,13 @@ class Evaluator:
         curve = [float(row["valid_loss"]) for row in history if row.get("valid_loss") is not None]
         plain_curve = [float(row["valid_plain_loss"]) for row in history if row.get("valid_plain_loss") is not None]
         if not curve:
-            raise RuntimeError("the deadline passed before the first epoch ended")
+            stop = trial.stop
+            raise NoEpochError("interrupted before the first epoch ended" if stop is not None and stop.is_set()
+                               else "the deadline passed before the first epoch ended")
         status = "ok"
-        if trial.pruner is not None and trial.pruner.pruned_:
+        if trial.stop is not None and trial.stop.is_set():  # a Ctrl-C (here or in the runner's process) cut training short
+            status, stop_reason = "interrupted", "interrupted"
+        elif trial.pruner is not None and trial.pruner.pruned_:
             status, stop_reason = "pruned", "pruned"
         elif dict(net.callbacks_)["deadline"].reached_:
             stop_reason = "time_limit"

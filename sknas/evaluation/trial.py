@@ -1,10 +1,51 @@
-"""What one trial is: the data it sees and the result it returns."""
+"""What one trial is: the data it sees, the result it returns and the stop request it obeys."""
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 
-__all__ = ["TrialData", "TrialResult"]
+__all__ = ["StopSignal", "TrialData", "TrialResult"]
+
+
+class StopSignal:
+    """A request to stop the trials in flight (the runner's Ctrl-C).
+
+    :meth:`set` raises it in this process and, when ``path`` is given, by
+    creating that file, so that trials in worker processes on the same
+    machine (loky, a local Dask cluster) see it too: it travels to them with
+    the trial's arguments, and :meth:`is_set` looks for the file at most every
+    ``poll`` seconds. Training checks it after every batch
+    (:class:`sknas.evaluation.trainer.Deadline`).
+    """
+
+    def __init__(self, path=None, poll=0.05):
+        self.path = path
+        self.poll = poll
+        self._set = False
+        self._checked = -float("inf")
+
+    def set(self):
+        self._set = True
+        if self.path is not None:
+            try:
+                with open(self.path, "w"):
+                    pass
+            except OSError:  # the stop still holds in this process
+                pass
+
+    def is_set(self):
+        if self._set or self.path is None:
+            return self._set
+        now = time.monotonic()
+        if now - self._checked >= self.poll:
+            self._checked = now
+            self._set = os.path.exists(self.path)
+        return self._set
+
+    def __getstate__(self):
+        return {"path": self.path, "poll": self.poll, "_set": self._set, "_checked": -float("inf")}
 
 
 @dataclass
@@ -21,10 +62,13 @@ class TrialData:
 class TrialResult:
     """The outcome of evaluating one candidate.
 
-    ``status`` is ``"ok"``, ``"failed"`` (with ``error``) or ``"pruned"``
+    ``status`` is ``"ok"``, ``"failed"`` (with ``error``), ``"pruned"``
     (stopped by learning-curve extrapolation; ``score`` is then the partial
-    model's); ``score`` is the validation score (larger is better) or
-    ``None`` when the trial failed. ``flops`` counts one row's forward pass;
+    model's) or ``"interrupted"`` (cut short by Ctrl-C: ``score`` and
+    ``model`` are those of the epochs trained, best epoch restored, or
+    ``None`` when no epoch ended; the runner does not tell such a trial to
+    the searcher, and a resumed search runs it again); ``score`` is the
+    validation score (larger is better) or ``None`` when the trial failed. ``flops`` counts one row's forward pass;
     ``latency_ms`` / ``latency_batch_ms`` are measured medians for a batch of
     1 and of 1024 rows (when latency is an objective or a constraint).
     ``predictions`` holds the validation predictions (probabilities for
