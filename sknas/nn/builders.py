@@ -7,7 +7,7 @@ from torch import nn
 
 from .embeddings import InputLayer
 from .ensemble import BatchEnsembleLinear, EnsembleBatchNorm, EnsembleHead, MemberMean
-from .ops import ACTIVATIONS, Dropout, make_activation, make_norm
+from .ops import ACTIVATIONS, make_activation, make_norm
 
 __all__ = ["DENSE_ACTIVATIONS", "DenseDAG", "DropPath", "FeaturePReLU", "ResidualMLP", "count_parameters"]
 
@@ -87,7 +87,7 @@ class DenseBlock(nn.Sequential):
             linear,
             _norm(norm, width, ensemble_k > 1),
             _activation(activation, width),
-            Dropout(dropout) if dropout > 0 else nn.Identity(),
+            nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
         )
 
 
@@ -171,9 +171,9 @@ class ResidualBlock(nn.Module):
         self.norm = make_norm(norm, width)
         self.linear1 = nn.Linear(width, hidden)
         self.activation = _activation(activation, hidden)
-        self.hidden_dropout = Dropout(hidden_dropout)
+        self.hidden_dropout = nn.Dropout(hidden_dropout)
         self.linear2 = nn.Linear(hidden, width)
-        self.residual_dropout = Dropout(residual_dropout)
+        self.residual_dropout = nn.Dropout(residual_dropout)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x):

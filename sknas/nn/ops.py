@@ -38,36 +38,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-class Dropout(nn.Dropout):
-    """Inverted dropout (Srivastava et al. 2014) with its mask drawn by ``torch.rand``.
-
-    The same operation as ``nn.Dropout`` (each unit is kept with
-    probability ``1 - p`` and scaled by ``1 / (1 - p)`` while training; the
-    identity in evaluation), and a drop-in subclass of it (same state dict,
-    same ``p``). Only the way the mask is drawn differs: a comparison of
-    uniform draws with ``p`` costs about half of the Bernoulli sampler
-    ``nn.Dropout`` uses on CPU, where dropout was 18 % of a training step
-    of a 3 x 256 network (``benchmarks/bench_throughput.py``).
-
-    References
-    ----------
-    Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov. "Dropout: A
-    Simple Way to Prevent Neural Networks from Overfitting." JMLR 2014.
-    """
-
-    def forward(self, x):
-        if not self.training or self.p <= 0.0:
-            return x
-        if self.p >= 1.0:
-            return x * 0.0
-        keep = torch.rand_like(x) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
 from torch.nn import functional as F
 
 __all__ = [
-    "ACTIVATIONS", "DENSE_OPS", "IMAGE_OPS", "NORMS", "OPS", "DilConv", "Dropout", "FactorizedReduce",
+    "ACTIVATIONS", "DENSE_OPS", "IMAGE_OPS", "NORMS", "OPS", "DilConv", "FactorizedReduce",
     "ReLUConvBN", "ReLULinearBN", "SepConv", "Zero", "check_operations", "make_activation", "make_norm",
     "make_op",
 ]

@@ -75,8 +75,12 @@ def test_search_results_show_the_chosen_preprocessing_of_each_trial():
     assert ("select" in steps) == (best["select"] != "none")
 
 
+@pytest.mark.slow
 def test_feature_selection_beats_the_best_none_pipeline_on_held_out_data():
-    """5 informative and 200 pure-noise features: the searched pipeline generalizes better."""
+    """5 informative and 200 pure-noise features: the searched pipeline generalizes better.
+
+    A quality bar of two 8-trial searches (over a minute), so slow-only.
+    """
     X, y = make_classification(n_samples=1800, n_features=205, n_informative=5, n_redundant=0, n_repeated=0,
                                shuffle=False, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=600, random_state=0, stratify=y)
