@@ -54,7 +54,8 @@ __all__ = [
 #: Whether an :class:`Evaluator` trains the folds of a cross-validated trial together
 #: (:mod:`sknas.evaluation.batched`) by default. Off: on the 2-core CPUs we measure on, a
 #: step of the default space's networks is bound by arithmetic, the optimizer and the
-#: dropout sampler, not by dispatch, and the batched form ran at 0.6-1.2x the sequential one
+#: dropout sampler, not by dispatch, and the batched form ran at 0.56x (width 512) to 1.51x
+#: (width 32, batch 32) the speed of the sequential one
 #: (``benchmarks/bench_batched_folds.py``; in whole searches ``bench_throughput.py --configs
 #: after,batched``; "Where a trial's time goes" in docs/user_guide/evaluation.rst).
 BATCHED_FOLDS = False
