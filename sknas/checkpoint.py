@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import importlib
 import io
 import json
 import numbers
@@ -45,7 +44,7 @@ import os
 
 import numpy as np
 
-from .io import UnsafeFileError, read_archive, write_archive
+from .io import UnsafeFileError, _import_named, read_archive, write_archive
 
 __all__ = ["FORMAT_VERSION", "Checkpoint", "open_checkpoint", "write_checkpoint"]
 
@@ -87,12 +86,7 @@ def _resolve_class(path):
     if not (module_name.split(".")[0] == "sknas" or module_name.startswith(_TORCH_PREFIXES)):
         raise UnsafeFileError(f"the checkpoint names the class {path!r}; only sknas classes (and torch modules "
                               "and optimizers) are rebuilt.")
-    try:
-        obj = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError):
-        raise UnsafeFileError(f"the checkpoint names {path!r}, which this version of sknas does not have.") from None
+    obj = _import_named(module_name, qualname, "the checkpoint")
     if not isinstance(obj, type) or not _allowed_class(obj):
         raise UnsafeFileError(f"the checkpoint names {path!r}, which is not a class that may be rebuilt.")
     return obj

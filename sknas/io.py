@@ -173,6 +173,23 @@ class _Encoder:
         return {"__object__": key}
 
 
+def _import_named(module_name, qualname, source):
+    """The object ``qualname`` of ``module_name`` that ``source`` (e.g. ``"the model file"``) names.
+
+    Only imports and looks up: whether the module may be imported at all and
+    what the object may be are the caller's checks (before and after).
+    """
+    try:
+        obj = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        raise UnsafeFileError(
+            f"{source} names {module_name + ':' + qualname!r}, which this version of sknas does not have."
+        ) from None
+    return obj
+
+
 def _resolve_sknas_class(path):
     """The class a ``module:Class`` path names, accepted only from the sknas package."""
     if not isinstance(path, str) or ":" not in path:
@@ -182,12 +199,7 @@ def _resolve_sknas_class(path):
         raise UnsafeFileError(
             f"the model file names the class {path!r}; only classes of the sknas package are loaded."
         )
-    try:
-        obj = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError):
-        raise UnsafeFileError(f"the model file names {path!r}, which this version of sknas does not have.") from None
+    obj = _import_named(module_name, qualname, "the model file")
     if not (isinstance(obj, type) and issubclass(obj, BaseEstimator)):
         raise UnsafeFileError(f"the model file names {path!r}, which is not a sknas estimator class.")
     return obj
