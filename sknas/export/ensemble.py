@@ -9,8 +9,9 @@ them. Its prediction is the weighted mean of its members' ``predict_proba``
 
 Here each member pipeline is converted on its own (the single-model path)
 and its graph copied under a prefix into one graph whose inputs all members
-share; then every ensemble, innermost first, becomes ``Sum(Mul(member_i, w_i)) / sum(w)``
-in float64, as numpy computes it. A classifier's ``probabilities`` are that
+share (a pipeline met twice is converted once); then every ensemble,
+innermost first, becomes ``Sum(Mul(member_i, w_i)) / sum(w)`` in float64,
+as numpy computes it. A classifier's ``probabilities`` are that
 average cast to float32 (as a single model's are) and its ``label`` the
 class of the average's ``ArgMax``; a regressor's ``variable`` is the
 average, float64 ``(n, n_targets)``.
@@ -62,7 +63,7 @@ def ensemble_model(ensemble, convert_leaf, task, classes=None):
     from .net import label_kind
 
     nodes, initializers, functions, opsets = [], [], {}, {}
-    inputs, ir_version = None, None
+    inputs, outputs, ir_version = None, None, None
     counter = {"member": 0, "name": 0}
 
     def fresh(hint):
@@ -81,13 +82,13 @@ def ensemble_model(ensemble, convert_leaf, task, classes=None):
 
     def add_member(model):
         """Copy a member's graph under its own prefix; returns its prediction output (double)."""
-        nonlocal inputs, ir_version
+        nonlocal inputs, outputs, ir_version
         prefix = f"member{counter['member']}_"
         counter["member"] += 1
         graph = model.graph
         shared = {i.name for i in graph.input}
-        if inputs is None:
-            inputs = list(graph.input)
+        if inputs is None:  # the ensemble's inputs and outputs are declared as its first member's
+            inputs, outputs = list(graph.input), list(graph.output)
         elif [i.name for i in graph.input] != [i.name for i in inputs]:
             raise ValueError("export_onnx: the ensemble's members have different graph inputs "
                              f"({[i.name for i in inputs]} and {[i.name for i in graph.input]}).")
@@ -116,9 +117,13 @@ def ensemble_model(ensemble, convert_leaf, task, classes=None):
         prediction = graph.output[1 if task == "classification" else 0].name
         return node("Cast", rename(prediction), to=TensorProto.DOUBLE)
 
+    converted = {}  # id of a member pipeline -> its prediction: a member met twice is converted once
+
     def average(model):
         if not isinstance(model, ENSEMBLES):
-            return add_member(convert_leaf(model))
+            if id(model) not in converted:
+                converted[id(model)] = add_member(convert_leaf(model))
+            return converted[id(model)]
         weights = np.asarray(model.weights, dtype=np.float64)
         terms = [node("Mul", average(member), const(np.array(w), "weight"))
                  for member, w in zip(model.estimators, weights)]
@@ -135,13 +140,10 @@ def ensemble_model(ensemble, convert_leaf, task, classes=None):
         initializers.append(helper.make_tensor(label_name, label_type, [len(labels)],
                                                labels.tolist() if label_type == TensorProto.INT64
                                                else [str(v).encode("utf-8") for v in labels]))
-        node("Gather", label_name, index, axis=0, output="label")
-        node("Cast", mean, to=TensorProto.FLOAT, output="probabilities")
-        outputs = [helper.make_tensor_value_info("label", label_type, [None]),
-                   helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, len(classes)])]
+        node("Gather", label_name, index, axis=0, output=outputs[0].name)
+        node("Cast", mean, to=TensorProto.FLOAT, output=outputs[1].name)  # "probabilities", float32
     else:
-        node("Identity", mean, output="variable")
-        outputs = [helper.make_tensor_value_info("variable", TensorProto.DOUBLE, [None, None])]
+        node("Identity", mean, output=outputs[0].name)  # "variable", float64
     graph = helper.make_graph(nodes, "sknas_ensemble", inputs, outputs, initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())],
                               functions=list(functions.values()), producer_name="sknas")
