@@ -369,3 +369,39 @@ def test_members_reading_a_column_as_different_kinds_are_refused():
 def test_torchscript_refuses_an_ensemble_and_points_to_onnx(ensemble_classifier, tmp_path):
     with pytest.raises(ValueError, match="export_onnx exports ensembles as one graph"):
         export_torchscript(ensemble_classifier, tmp_path / "net.pt")
+
+
+# ---------------------------------------------------------------------------------------
+# the converter registry
+# ---------------------------------------------------------------------------------------
+def test_steps_are_matched_by_class_not_by_name():
+    from sklearn.impute import SimpleImputer
+
+    from sknas.export.registry import step_rule
+    from sknas.prep.cleaning import TableCleaner
+
+    class CustomImputer(SimpleImputer):  # may transform otherwise: sknas's rule is for SimpleImputer itself
+        pass
+
+    assert step_rule(SimpleImputer()) is not None and step_rule(CustomImputer()) is None
+    assert step_rule(TableCleaner()) is not None
+    assert step_rule(type("TableCleaner", (), {})()) is None  # a namesake is not sknas's cleaner
+    assert step_rule(Pipeline([("scale", StandardScaler())])) is not None  # containers: subclasses too
+
+
+def test_sknas_clipper_selector_extractor_and_cast_convert_exactly():
+    from sknas.prep.clipping import Clipper
+    from sknas.prep.extraction import FeatureExtractor
+    from sknas.prep.selection import FeatureSelector
+    from sknas.prep.tabular import AsFloat32
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X[:150]
+    for clip in ("winsorize", "smooth"):
+        prep = Pipeline([("scale", StandardScaler()), ("clip", Clipper(method=clip)),
+                         ("select", FeatureSelector(k=8)), ("extract", FeatureExtractor(n_components=4)),
+                         ("to_float32", AsFloat32())]).fit(X, y[:150])
+        X_new = np.vstack([X, X.max(axis=0) * 10])
+        (out,) = _run(preprocessing_to_onnx(prep, X.shape[1]), X_new)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, prep.transform(X_new), atol=1e-5, rtol=1e-5)
