@@ -223,7 +223,7 @@ def _prune(estimator, target_of, method, retrain, X, y, epochs, finetune_lr_fact
     check_is_fitted(estimator, "best_estimator_")
     new = copy.deepcopy(estimator)  # the best pipeline and the bag's first member stay one object
     final = getattr(new, "ensemble_", None)
-    pipelines = {id(p): p for p in _members(new.best_estimator_) + _members(final)}
+    pipelines = {id(p): p for p in _members(new.best_estimator_) + ([] if final is None else _members(final))}
     for p in pipelines.values():
         _network(new, p)  # every member is checked before any work
     Xc = None if retrain is None else new._check_predict_X(X)

@@ -317,7 +317,7 @@ class BaseAutoNAS(BaseEstimator):
             space, self._task, scorer, max_epochs=self.max_epochs,
             classes=getattr(self, "classes_", None), preprocessing=self._preprocessing(),
             n_threads=1, device=self._torch_device(), max_params=constraints.get("params"),
-            keep_predictions=self._ensembling(), prune=self.pruning, bag=True,
+            keep_predictions=self._ensembling(), prune=self.pruning, bag=self._ensembling(),
             measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
         data_fraction = self._plan_data_fraction(n_train)
@@ -549,10 +549,11 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         the best complete trials' validation predictions (out-of-fold with
         cross-validation): ``"auto"`` takes up to 25 greedy steps and keeps
         the prefix that scored best on validation (as large as helps);
-        ``k > 1`` at most ``k`` steps; ``1`` keeps the single best trial.
-        With cross-validation every member is a bag (its trial's fold
-        models, averaged); on holdout data members are refit on all data
-        when the budget allows.
+        ``k > 1`` at most ``k`` steps. With cross-validation every member
+        is a bag (its trial's fold models, averaged); on holdout data
+        members are refit on all data when the budget allows. ``1`` keeps
+        one network: the single best trial, refit on all the data when the
+        budget allows (no bag, no ensemble).
     scoring : str, callable or None, default=None
         sklearn scorer ranking candidates; None means accuracy.
     input_shape : tuple or None, default=None
@@ -649,9 +650,10 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
 
     Notes
     -----
-    Under 1,000 rows candidates are cross-validated and a trial keeps its
-    fold models: the estimator predicts with their average (k-fold bagging,
-    Erickson et al. 2020), with no refit. On larger data the best trial's
+    Under 1,000 rows candidates are cross-validated and (unless
+    ``ensemble_size=1``) a trial keeps its fold models: the estimator
+    predicts with their average (k-fold bagging, Erickson et al. 2020),
+    with no refit. On larger data (or with ``ensemble_size=1``) the best trial's
     network is trained on ``1 - validation_fraction`` of the data with early
     stopping on the rest; when the remaining budget allows it, the best
     genotype is then refit on all the data for the number of epochs early

@@ -21,7 +21,7 @@ def iris():
 @pytest.fixture(scope="module")
 def bagged(iris):
     X, y = iris
-    return AutoNASClassifier(max_trials=2, ensemble_size=1, **FAST).fit(X, y)
+    return AutoNASClassifier(max_trials=1, **FAST).fit(X, y)  # one trial: its bag is the model
 
 
 def test_a_cross_validated_fit_predicts_with_the_bag_of_its_fold_models(iris, bagged):
@@ -42,19 +42,17 @@ def test_a_cross_validated_fit_predicts_with_the_bag_of_its_fold_models(iris, ba
 def test_a_regressors_bag_predicts_the_mean_of_its_members():
     X, y = load_diabetes(return_X_y=True)
     X, y = X[:300], y[:300]
-    reg = AutoNASRegressor(max_trials=1, ensemble_size=1, **FAST).fit(X, y)
+    reg = AutoNASRegressor(max_trials=1, **FAST).fit(X, y)
     bag = reg.ensemble_
     assert isinstance(bag, EnsembleRegressor) and len(bag.estimators) == 3
     np.testing.assert_allclose(reg.predict(X), np.mean([m.predict(X) for m in bag.estimators], axis=0), rtol=1e-5)
 
 
-def test_a_holdout_fit_refits_its_single_best_and_has_no_bag():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(1200, 4))  # above the cross-validation limit: one holdout split
-    y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    clf = AutoNASClassifier(time_budget=None, max_trials=1, max_epochs=3, random_state=0,
-                            ensemble_size=1).fit(X, y)
+def test_ensemble_size_1_keeps_one_network_refit_on_all_the_data(iris):
+    X, y = iris
+    clf = AutoNASClassifier(max_trials=2, ensemble_size=1, **FAST).fit(X, y)
     assert clf.ensemble_ is None and clf.refit_ is True
+    np.testing.assert_allclose(clf.predict_proba(X), clf.best_estimator_.predict_proba(X))
 
 
 def test_the_prefix_kept_scores_best_and_is_never_worse_than_the_first_pick():

@@ -32,6 +32,14 @@ def fitted(data):
     X, y = data
     space = MLPSpace(max_blocks=2, min_width=32, max_width=64, norms=("batch",))
     return AutoNASClassifier(space=space, search="random", time_budget=None, max_trials=1, max_epochs=4,
+                             random_state=0, ensemble_size=1).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def bagged(data):
+    X, y = data
+    space = MLPSpace(max_blocks=2, min_width=32, max_width=64, norms=("batch",))
+    return AutoNASClassifier(space=space, search="random", time_budget=None, max_trials=1, max_epochs=4,
                              random_state=0).fit(X, y)
 
 
@@ -149,10 +157,11 @@ def test_structured_pruning_removes_the_requested_share_and_still_predicts(fitte
         assert len(net_of(small).history) == 2
 
 
-def test_every_network_of_a_bag_is_pruned_and_the_bag_predicts_with_them(fitted, data):
+def test_every_network_of_a_bag_is_pruned_and_the_bag_predicts_with_them(bagged, data):
     from sknas.evaluation.ensembles import EnsembleClassifier
 
     X, y = data
+    fitted = bagged
     bag = fitted.ensemble_  # 300 rows: cross-validated, the best trial's 5 fold models predict
     assert isinstance(bag, EnsembleClassifier) and len(bag.estimators) == 5
     small = prune(fitted, 0.5, retrain=None)

@@ -340,4 +340,7 @@ def test_time_spent_divides_the_fit_time():
     assert parts["total"] == clf.fit_time_
     assert not clf.refit_  # cross-validated (150 rows): the best trial's bag is final, nothing is refit
     assert clf.ensemble_ is not None and len(clf.ensemble_.estimators) >= 2
+    one = AutoNASClassifier(search="random", time_budget=None, max_trials=2, max_epochs=3, random_state=0,
+                            ensemble_size=1).fit(X, y)
+    assert one.refit_ and one.time_spent_["refit"] > 0  # no budget: one network is always refit
     assert parts["search"] > parts["full_fidelity"]  # no low fidelity on 150 rows
