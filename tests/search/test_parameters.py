@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import (
 )
 
 from sknas.search.base import SEARCHERS, Searcher
+from sknas.search.predictor_filter import PredictorFilter
 from sknas.space.base import SearchSpace
 from sknas.space.params import Categorical, Int
 
@@ -22,7 +23,8 @@ class Tiny(SearchSpace):
 
 
 def _registered():
-    classes = {}
+    """Every searcher of the registry, and the predictor filter (a searcher wrapping another)."""
+    classes = {"predictor_filter": PredictorFilter}
     for name, path in SEARCHERS.items():
         module, cls = path.split(":")
         classes[name] = getattr(importlib.import_module(module), cls)
