@@ -18,6 +18,7 @@ DOCS = ROOT / "docs"
 PUBLIC = [
     ("sknas.search.predictor_filter", "PredictorFilter"),
     ("sknas.evaluation.predictor", "SurrogatePredictor"),
+    ("sknas.benchmark.tabulated", "TabularBenchmark"),
     ("sknas.compress", "prune"),
     ("sknas.compress", "prune_to"),
     ("sknas.plotting", "plot_search_history"),
