@@ -150,7 +150,7 @@ def fit(args):
     cls = AutoNASClassifier if task == "classification" else AutoNASRegressor
     estimator = cls(time_budget=args.time_budget, max_trials=args.max_trials, max_epochs=args.max_epochs,
                     validation_fraction=args.validation_fraction, search=args.search, space=args.space,
-                    random_state=args.random_state, verbose=args.verbose)
+                    random_state=args.random_state, verbose=args.verbose, ensemble_size=args.ensemble_size)
     out = args.out or os.path.splitext(os.path.basename(args.data))[0] + ".sknas"
     start = time.time()
     estimator.fit(X, y.to_numpy())
@@ -332,6 +332,15 @@ def _positive_int(text):
     return value
 
 
+def _ensemble_size(text):
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}") from None
+
+
 def build_parser():
     parser = _Parser(prog="sknas", description="AutoML with neural architecture search.")
     parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
@@ -350,6 +359,8 @@ def build_parser():
     p.add_argument("--search", default="tpe", help="optimizer name (random, tpe, evolution...)")
     p.add_argument("--space", default="mlp", help="search space name (mlp, resnet...)")
     p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--ensemble-size", type=_ensemble_size, default="auto",
+                   help="'auto' (bags and a Caruana ensemble), k, or 1 (one network, e.g. for a torchscript export)")
     p.add_argument("--out", default=None, help="model file to write (default: DATA's name with .sknas)")
     p.add_argument("--sep", default=",", help="CSV field separator")
     p.add_argument("--top", type=_positive_int, default=10, help="rows of the leaderboard printed")

@@ -233,6 +233,7 @@ class Runner:
         self._best_key = None
         self._rng = np.random.default_rng(seed)
         self._n_folds = 1
+        self._refit_interrupted = False
 
     # -- the clock -----------------------------------------------------------------
     @property
@@ -628,8 +629,8 @@ class Runner:
 
         A bag (the fold models of a cross-validated trial) is kept as it is.
         """
-        if self.bagging or isinstance(model, (EnsembleClassifier, EnsembleRegressor)):
-            return model, False
+        if self.bagging or isinstance(model, (EnsembleClassifier, EnsembleRegressor)) or self._refit_interrupted:
+            return model, False  # a bag is final; after a Ctrl-C in a refit, no other member is refit
         if self.n_refit is None or self._refit_estimate(safety=1.0, result=result) > self.remaining() - self._margin():
             return model, False
         row = self.results.rows[trial]
@@ -640,6 +641,11 @@ class Runner:
             refit, completed = self.evaluator.refit(
                 row["genotype"], X, y, epochs=epochs, schedule_epochs=horizon, deadline=deadline, seed=self.seed,
             )
+        except KeyboardInterrupt:  # Ctrl-C outside skorch's loop (which ends training itself): keep what we have
+            self.interrupted = self._refit_interrupted = True
+            warnings.warn(f"Ctrl-C during the refit of trial {trial} on all the data; keeping the model of its "
+                          "trial.", RuntimeWarning, stacklevel=3)
+            return model, False
         except Exception as exc:  # the trial's model is a sound fallback
             warnings.warn(
                 f"Refitting trial {trial} on all the data failed ({type(exc).__name__}: {exc}); "

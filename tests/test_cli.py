@@ -79,6 +79,13 @@ def test_show_describes_the_model(model, capsys):
 
 
 def test_export_torchscript(model, files, capsys):
+    # torchscript takes one network: the default model (a bag of fold models) is refused, --ensemble-size 1 is not
+    _fails(capsys, ["export", str(model), str(files / "bag.pt")], "ensemble")
+    one = files / "one.sknas"
+    assert main(["fit", str(files / "train.csv"), "--target", "target", "--out", str(one), "--ensemble-size", "1",
+                 *FAST]) == 0
+    capsys.readouterr()
+    model = one
     out = files / "net.pt"
     assert main(["export", str(model), str(out)]) == 0
     assert out.stat().st_size > 0

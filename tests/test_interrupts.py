@@ -268,3 +268,40 @@ def test_terminal_ctrl_c_reaches_every_process(tmp_path):
     assert proc.returncode == 0, err[-3000:]
     line = [row for row in out.splitlines() if row.startswith("STATUS")][0]
     assert "interrupted" in line and "failed" not in line, line
+
+
+class CtrlCOnAllRows:
+    """A scaler that presses Ctrl-C when it is fit on ``n`` rows or more: the refit on all the data."""
+
+    def __init__(self, n=0):
+        self.n = n
+
+    def get_params(self, deep=True):
+        return {"n": self.n}
+
+    def set_params(self, **params):
+        self.n = params.get("n", self.n)
+        return self
+
+    def fit(self, X, y=None):
+        if len(X) >= self.n:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the KeyboardInterrupt is raised here
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float32)
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y).transform(X)
+
+
+def test_ctrl_c_during_the_refit_keeps_the_trials_model():
+    X, y = make_classification(n_samples=1200, n_features=6, random_state=0)  # holdout: the winner is refit
+    clf = AutoNASClassifier(max_trials=1, max_epochs=3, ensemble_size=1, preprocessing=CtrlCOnAllRows(1200),
+                            **FAST)
+    with pytest.warns(RuntimeWarning, match="Ctrl-C during the refit of trial 0"):
+        clf.fit(X, y)
+    assert clf.refit_ is False and clf.ensemble_ is None
+    assert clf.search_results_["status"] == ["ok"]
+    assert clf.score(X, y) > 0.6

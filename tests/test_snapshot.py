@@ -241,7 +241,7 @@ def test_autonas_classifier_with_snapshots_exports_to_onnx(tmp_path):
     X, y = cancer()
     space = JointSpace(MLPSpace(max_blocks=1, max_width=32), TrainingSpace(snapshots=(3,)))
     auto = AutoNASClassifier(space=space, search="random", time_budget=None, max_trials=1, max_epochs=6,
-                             random_state=0).fit(X[:400], y[:400])
+                             random_state=0, ensemble_size=1).fit(X[:400], y[:400])  # one network, not a bag
     assert len(auto.best_estimator_.named_steps["net"].module_.net.members) == 3
     # X_check runs the written graph with onnxruntime and raises when it disagrees with predict_proba
     export_onnx(auto, tmp_path / "snapshots.onnx", X_check=X[400:])

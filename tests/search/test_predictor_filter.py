@@ -36,7 +36,8 @@ def run(searcher, n=25, seed=0):
     return best, searcher
 
 
-@pytest.mark.parametrize("semi", [False, True])
+# the semi-supervised variant takes about 25 s: out of the default run (the CI budget), run with -m slow
+@pytest.mark.parametrize("semi", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_filtered_random_search_beats_random_search(semi):
     filtered = [run(PredictorFilter("random", semi_supervised=semi), seed=s)[0] for s in range(10)]
     plain = [run(RandomSearch(), seed=s)[0] for s in range(10)]
