@@ -238,3 +238,45 @@ def test_sound_checkpoint_resumes(checkpoint_file, tmp_path):
     path = tmp_path / "copy.ckpt"
     path.write_bytes(checkpoint_file.read_bytes())
     assert _resume(path).n_trials_ == 2
+
+
+class _FailsOnFirstFit:
+    """A scaler whose first fit in this process raises ``error`` (a trial's preprocessing), later fits work."""
+
+    calls = []
+
+    def __init__(self, error="memory"):
+        self.error = error
+
+    def get_params(self, deep=True):
+        return {"error": self.error}
+
+    def set_params(self, **params):
+        self.error = params.get("error", self.error)
+        return self
+
+    def fit(self, X, y=None):
+        type(self).calls.append(len(X))
+        if len(type(self).calls) == 1:
+            raise MemoryError("cannot allocate 12 GiB") if self.error == "memory" else RuntimeError("broken step")
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float32)
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y).transform(X)
+
+
+@pytest.mark.parametrize("error, message", [("memory", "MemoryError: cannot allocate 12 GiB"),
+                                            ("other", "RuntimeError: broken step")])
+def test_an_error_inside_a_trial_fails_that_trial_only(error, message):
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    _FailsOnFirstFit.calls.clear()
+    clf = AutoNASClassifier(**dict(FAST, max_trials=2, ensemble_size=1),
+                            preprocessing=_FailsOnFirstFit(error)).fit(X, y)
+    res = clf.search_results_
+    assert res["status"] == ["failed", "ok"] and res["error"][0].startswith(message)
+    assert clf.best_index_ == 1 and clf.score(X, y) > 0.3
