@@ -100,7 +100,7 @@ def test_genotype_decisions_and_genotype_of_cover_the_space():
 # -- derive -------------------------------------------------------------------------------
 def test_mlp_derive_takes_the_argmax_of_each_decision_and_fills_the_rest_from_the_base():
     space = MLPSpace(max_blocks=3, max_width=64)
-    base = space.portfolio()[0]
+    base = space.portfolio()[1]
     alphas = {"n_blocks": {1: 0.0, 2: 3.0, 3: 1.0}, "act_0": {"relu": 0.0, "gelu": 2.0}, "act_1": {"mish": 1.0},
               "norm_1": {"none": 0.0, "layer": 0.5}, "skip_1": {"none": 0.0, 0: 1.0}, "width_1": {16: 2.0, 64: 1.0},
               "width_2": {32: 5.0}}
