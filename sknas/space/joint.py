@@ -98,8 +98,8 @@ class JointSpace(SearchSpace):
 
         An architecture entry that needs other settings of the training or
         preprocessing parts (the architecture space's ``portfolio_settings``,
-        e.g. a larger learning rate for a linear model) gets them, when this
-        joint space allows them all.
+        e.g. a larger learning rate for a linear model) gets them, part by
+        part, where the part allows them.
         """
         lists = [part.portfolio() for part in self._parts()]
         if any(not entries for entries in lists):
@@ -111,11 +111,14 @@ class JointSpace(SearchSpace):
             for g in combo:
                 merged.update(g)
             settings = self._settings(combo[0])
-            if settings:
-                try:
-                    merged = self.validate({**merged, **settings})
-                except (TypeError, ValueError):
-                    pass  # a customised part does not allow them: the parts' own defaults
+            for part in self._parts()[1:]:
+                names = {p.name for p in part.params}
+                extra = {k: v for k, v in settings.items() if k in names}
+                if extra:
+                    try:
+                        merged = dict(self.validate({**merged, **extra}))
+                    except (TypeError, ValueError):
+                        pass  # a customised part does not allow them: its own defaults
             product.append(self.validate(merged))
         return product
 
