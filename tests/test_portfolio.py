@@ -65,7 +65,8 @@ def test_the_shipped_portfolio_comes_first_and_is_valid(task):
     for g in entries:
         assert space.validate(g) == g
     # the linear model leads (it trains in well under a second), with its own learning rate and scaler
-    assert entries[0]["n_blocks"] == 0 and entries[0]["lr"] == 1e-2 and entries[0]["scaler"] == "standard"
+    assert entries[0]["n_blocks"] == 0 and entries[0]["lr"] == 1e-2 and entries[0]["batch_size"] == 64
+    assert entries[0]["scaler"] == "standard"
     # then the shipped entries, restricted to this space's keys
     assert all(entries[1][k] == v for k, v in first.items() if k in entries[1])
     assert set(entries[1]) <= names
