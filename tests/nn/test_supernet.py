@@ -111,6 +111,26 @@ def test_mlp_derive_takes_the_argmax_of_each_decision_and_fills_the_rest_from_th
     assert space.derive(alphas, base=base, max_skips=0)["skip_1"] == "none"
 
 
+def test_a_linear_base_gives_the_supernet_the_first_portfolio_entry_with_blocks():
+    space = MLPSpace(max_blocks=3, max_width=64)
+    linear, deep = space.portfolio()[:2]
+    assert linear["n_blocks"] == 0 and deep["n_blocks"] == 3
+    torch.manual_seed(0)
+    net = space.supernet(4, 3, base=linear)
+    # depth choices start at 1: the linear model is no choice of the supernet
+    assert net.depth == 3 and net.choices["n_blocks"] == (1, 2, 3)
+    g = space.derive(net.alphas(), base=linear)
+    assert g["n_blocks"] >= 1 and space.validate(g) == g
+    # the supernet has no wide part: a wide child starts with zero wide weights, computing the supernet's function
+    wide = g.replace(wide=True)
+    net.use_genotype(wide).eval()
+    child = net.extract(wide).eval()
+    x = torch.randn(16, 4)
+    assert child.wide is not None and not child.wide.weight.any()
+    with torch.no_grad():
+        torch.testing.assert_close(child(x), net(x), atol=1e-5, rtol=1e-5)
+
+
 def test_mlp_derive_keeps_the_strongest_skips_under_a_cap():
     space = MLPSpace(max_blocks=3)
     alphas = {"n_blocks": {3: 1.0}, "skip_1": {"none": 0.0, 0: 0.5}, "skip_2": {"none": 0.0, 0: 0.1, 1: 3.0}}
