@@ -39,6 +39,8 @@ setup(
             "pytest>=7", "hypothesis>=6", "matplotlib>=3.7", "dask>=2024.1", "distributed>=2024.1",
             "skl2onnx>=1.17", "onnx>=1.16", "onnxscript>=0.1", "onnxruntime>=1.18", "tabulate>=0.9",
             "imbalanced-learn>=0.12",
+            # the authors' PLR/PLE and TabM layers, which tests/nn/test_reference_packages.py compares ours with
+            "rtdl_num_embeddings>=0.0.12,<0.1", "tabm>=0.0.3,<0.1",
         ],
     },
     entry_points={"console_scripts": ["sknas=sknas.__main__:main"]},

@@ -33,7 +33,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from sknas import AutoNASClassifier, AutoNASRegressor
-from sknas.evaluation.predictor import PredictorFilter
+from sknas.search.predictor_filter import PredictorFilter
 from sknas.space.mlp import MLPSpace
 
 DATASETS = {

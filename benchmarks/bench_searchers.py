@@ -2,7 +2,7 @@
 
 Each black-box searcher of :data:`sknas.search.base.SEARCHERS` (those that
 train no weights of their own), with its default parameters, runs on
-:class:`sknas.evaluation.tabulated.TabularBenchmark` (the 1,374 dense
+:class:`sknas.benchmark.tabulated.TabularBenchmark` (the 1,374 dense
 networks of ``TabularBenchSpace`` trained on ``load_digits``) for
 ``--seeds`` seeds and ``--budget`` simulated seconds of training. A run's
 regret is the gap between the table's best final test accuracy and the
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from sknas.evaluation.tabulated import TabularBenchmark, regret_at
+from sknas.benchmark.tabulated import TabularBenchmark, regret_at
 from sknas.search.base import SEARCHERS, make_searcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +142,7 @@ def markdown(bench, results, args, times):
         + "".join(f" --seeds-of {item}" for item in args.seeds_of) + "`: "
         f"every black-box optimizer with its default parameters, {args.seeds} seeds each "
         "(unless the table says otherwise), on "
-        f"`sknas.evaluation.tabulated.TabularBenchmark` ({len(bench)} dense networks of "
+        f"`sknas.benchmark.tabulated.TabularBenchmark` ({len(bench)} dense networks of "
         f"`TabularBenchSpace` trained on scikit-learn's `load_digits`, {bench.max_epochs} epochs, "
         f"{bench.n_runs} runs averaged). Regret: the table's best final test accuracy "
         f"({bench.optimum:.4f}) minus the final test accuracy of the incumbent's genotype (the incumbent is "
@@ -190,7 +190,7 @@ def markdown(bench, results, args, times):
         "The same in a few lines, for any searcher (a name or an instance):",
         "",
         "```python",
-        "from sknas.evaluation.tabulated import TabularBenchmark, regret_at",
+        "from sknas.benchmark.tabulated import TabularBenchmark, regret_at",
         "bench = TabularBenchmark()",
         f"run = bench.simulate(\"evolution\", budget_seconds={args.budget:g}, seed=0)",
         f"regret_at(run, [{args.budget:g}])  # the regret after the budget",

@@ -1,6 +1,6 @@
 """Regenerate the tabulated NAS benchmark shipped with sknas (``sknas/data/tabnas_digits.npz``).
 
-Every genotype of :class:`sknas.evaluation.tabulated.TabularBenchSpace` is
+Every genotype of :class:`sknas.benchmark.tabulated.TabularBenchSpace` is
 trained ``--runs`` times (torch seeds ``seed``, ``seed + 1``, ...) with
 sknas's skorch trainer and fixed training settings (AdamW, learning rate
 1e-3 constant, batch size 128, ``--epochs`` epochs, no early stopping, one
@@ -33,7 +33,7 @@ import skorch
 import torch
 
 import sknas
-from sknas.evaluation.tabulated import (
+from sknas.benchmark.tabulated import (
     CURVES, DEFAULT_TABLE, TabularBenchSpace, digits_split, enumerate_genotypes, train_learning_curve,
 )
 
@@ -75,7 +75,7 @@ def main(argv=None):
 
     meta = {
         "name": "tabnas-digits",
-        "space": "sknas.evaluation.tabulated.TabularBenchSpace",
+        "space": "sknas.benchmark.tabulated.TabularBenchSpace",
         "dataset": "sklearn.datasets.load_digits",
         "split": {
             "train": len(data["y_train"]), "valid": len(data["y_valid"]), "test": len(data["y_test"]),

@@ -32,6 +32,13 @@ per-unit slopes are kept) of smallest absolute value across the whole network, w
 retraining and then made permanent, so the tensors keep their shapes and
 the parameter count is reported as the number of non-zero parameters
 (:func:`count_nonzero_parameters`). It works on every space.
+
+An estimator that predicts with a bag (the fold models of a cross-validated
+trial) or an ensemble of bags has every member network pruned the same way
+(each to its own target: ``amount`` of its own parameters, or at most
+``max_params``), each retrained on ``X, y`` through its own fitted
+preprocessing; the bag or ensemble keeps its structure and weights, and
+``pruning_`` describes the network of ``best_estimator_``.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
+from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor
 from .nn.builders import DenseDAG, ResidualMLP, count_parameters
 
 __all__ = ["count_nonzero_parameters", "prune", "prune_to"]
@@ -68,7 +76,8 @@ def prune(estimator, amount, method="structured", retrain="finetune", X=None, y=
     Parameters
     ----------
     estimator : AutoNASClassifier or AutoNASRegressor
-        A fitted estimator (``ensemble_size=1``). It is not modified.
+        A fitted estimator. It is not modified. A bag or ensemble has each
+        of its member networks pruned (see the module docstring).
     amount : float in [0, 1)
         Share of the network's parameters to remove (of
         ``count_parameters(net)``). Structured pruning removes the same
@@ -106,9 +115,11 @@ def prune(estimator, amount, method="structured", retrain="finetune", X=None, y=
         pruned network, with ``best_genotype_`` the pruned genotype
         (structured pruning) and ``pruning_``, a dict: ``method``,
         ``amount``, ``retrain``, ``epochs``, ``n_params_before``,
-        ``n_params`` (non-zero parameters after pruning), ``genotype_before``
-        and ``neuron_share`` (structured: share of neurons kept in each
-        pruned layer).
+        ``n_params`` (non-zero parameters after pruning), ``genotype_before``,
+        ``neuron_share`` (structured: share of neurons kept in each
+        pruned layer), all of ``best_estimator_``'s network, and
+        ``n_networks`` (the networks pruned: more than one for a bag or an
+        ensemble, whose ``ensemble_`` then holds the pruned members).
 
     References
     ----------
@@ -134,9 +145,9 @@ def prune(estimator, amount, method="structured", retrain="finetune", X=None, y=
     (3,)
     """
     _check_amount(amount)
-    n_before = _network(estimator)[2]
-    target = math.floor((1.0 - float(amount)) * n_before + 1e-9)
-    return _prune(estimator, target, float(amount), method, retrain, X, y, epochs, finetune_lr_factor, random_state)
+    amount = float(amount)
+    return _prune(estimator, lambda n: (math.floor((1.0 - amount) * n + 1e-9), amount),
+                  method, retrain, X, y, epochs, finetune_lr_factor, random_state)
 
 
 def prune_to(estimator, max_params, X=None, y=None, method="structured", retrain="finetune", epochs=None,
@@ -161,12 +172,9 @@ def prune_to(estimator, max_params, X=None, y=None, method="structured", retrain
     """
     if isinstance(max_params, bool) or not isinstance(max_params, numbers.Real) or not max_params >= 1:
         raise ValueError(f"prune_to: max_params must be a number >= 1. Got {max_params!r} instead.")
-    n_before = _network(estimator)[2]
-    target = math.floor(max_params)
-    if n_before <= target:
-        return _prune(estimator, n_before, 0.0, method, None, X, y, epochs, finetune_lr_factor, random_state)
-    return _prune(estimator, target, 1.0 - target / n_before, method, retrain, X, y, epochs, finetune_lr_factor,
-                  random_state)
+    limit = math.floor(max_params)
+    return _prune(estimator, lambda n: (n, 0.0) if n <= limit else (limit, 1.0 - limit / n),
+                  method, retrain, X, y, epochs, finetune_lr_factor, random_state)
 
 
 # -- the work ----------------------------------------------------------------------------
@@ -175,24 +183,32 @@ def _check_amount(amount):
         raise ValueError(f"prune: amount must be a float in [0, 1). Got {amount!r} instead.")
 
 
-def _network(estimator):
-    """``(pipeline, net, n_params)`` of a fitted sknas estimator, checked."""
+def _members(model):
+    """The pipelines a bag or ensemble (nested) averages, or ``[model]``."""
+    if isinstance(model, (EnsembleClassifier, EnsembleRegressor)):
+        return [p for member in model.estimators for p in _members(member)]
+    return [model]
+
+
+def _rebuilt(model, pruned):
+    """``model`` with each of its pipelines replaced by ``pruned[id(pipeline)]``."""
+    if isinstance(model, (EnsembleClassifier, EnsembleRegressor)):
+        return type(model)([_rebuilt(member, pruned) for member in model.estimators], list(model.weights))
+    return pruned[id(model)]
+
+
+def _network(estimator, pipeline):
+    """``(net, n_params)`` of one fitted sknas pipeline of ``estimator``, checked."""
     from .evaluation.trainer import GenotypeModule
 
-    check_is_fitted(estimator, "best_estimator_")
-    if getattr(estimator, "ensemble_", None) is not None:
-        raise ValueError(
-            f"prune: {type(estimator).__name__} predicts with an ensemble (ensemble_size > 1); prune works on "
-            "the single network of an estimator fitted with ensemble_size=1."
-        )
-    pipeline = estimator.best_estimator_
     net = pipeline.named_steps.get("net") if isinstance(pipeline, Pipeline) else None
     if net is None or not isinstance(getattr(net, "module_", None), GenotypeModule):
-        raise TypeError(f"prune: {type(estimator).__name__}.best_estimator_ is not an sknas pipeline with a net.")
-    return pipeline, net, count_nonzero_parameters(net.module_)
+        raise TypeError(f"prune: {type(estimator).__name__} does not predict with sknas pipelines with a net.")
+    return net, count_nonzero_parameters(net.module_)
 
 
-def _prune(estimator, target, amount, method, retrain, X, y, epochs, finetune_lr_factor, random_state):
+def _prune(estimator, target_of, method, retrain, X, y, epochs, finetune_lr_factor, random_state):
+    """Prune every network ``estimator`` predicts with; ``target_of(n_params) -> (target, amount)``."""
     if method not in METHODS:
         raise ValueError(f"prune: method must be one of {METHODS}. Got {method!r} instead.")
     if retrain not in RETRAIN:
@@ -204,9 +220,35 @@ def _prune(estimator, target, amount, method, retrain, X, y, epochs, finetune_lr
     if isinstance(finetune_lr_factor, bool) or not isinstance(finetune_lr_factor, numbers.Real) \
             or not finetune_lr_factor > 0:
         raise ValueError(f"prune: finetune_lr_factor must be a positive float. Got {finetune_lr_factor!r} instead.")
-    _, old_net, n_before = _network(estimator)
-    new = copy.deepcopy(estimator)
-    pipeline, net, _ = _network(new)
+    check_is_fitted(estimator, "best_estimator_")
+    new = copy.deepcopy(estimator)  # the best pipeline and the bag's first member stay one object
+    final = getattr(new, "ensemble_", None)
+    pipelines = {id(p): p for p in _members(new.best_estimator_) + ([] if final is None else _members(final))}
+    for p in pipelines.values():
+        _network(new, p)  # every member is checked before any work
+    Xc = None if retrain is None else new._check_predict_X(X)
+    seed = int(check_random_state(random_state).randint(2**31 - 1))
+    pruned, info = {}, {}
+    for key, pipeline in pipelines.items():
+        pruned[key], info[key] = _prune_pipeline(new, pipeline, target_of, method, retrain, Xc, y, epochs,
+                                                 finetune_lr_factor, seed)
+    best = id(new.best_estimator_)
+    new.best_estimator_ = pruned[best]
+    if final is not None:
+        new.ensemble_ = _rebuilt(final, pruned)
+    new.best_genotype_ = info[best]["genotype"]
+    new.pruning_ = {k: v for k, v in info[best].items() if k != "genotype"}
+    new.pruning_["n_networks"] = len(pipelines)
+    return new
+
+
+def _prune_pipeline(estimator, pipeline, target_of, method, retrain, X, y, epochs, finetune_lr_factor, seed):
+    """``(pruned pipeline, info)`` for one fitted pipeline (``X``: checked raw data or None)."""
+    old_net, n_before = _network(estimator, pipeline)
+    target, amount = target_of(n_before)
+    if amount == 0.0:
+        retrain = None
+    net = copy.deepcopy(old_net)
     prep = pipeline.named_steps["preprocessing"]
     params = net.get_params()
     space, genotype = params["module__space"], params["module__genotype"]
@@ -214,7 +256,6 @@ def _prune(estimator, target, amount, method, retrain, X, y, epochs, finetune_lr
     trained_epochs = max(1, len(old_net.history))
     if epochs is None:
         epochs = trained_epochs if retrain == "scratch" else max(1, trained_epochs // 4)
-    seed = int(check_random_state(random_state).randint(2**31 - 1))
 
     neuron_share = None
     masks = None
@@ -228,7 +269,7 @@ def _prune(estimator, target, amount, method, retrain, X, y, epochs, finetune_lr
 
     Xt = yt = None
     if retrain is not None:
-        Xt = prep.transform(new._check_predict_X(X))
+        Xt = prep.transform(X)
         yt = np.asarray(y)
         if len(yt) != len(Xt):
             raise ValueError(f"prune: X has {len(Xt)} rows but y has {len(yt)}.")
@@ -237,14 +278,12 @@ def _prune(estimator, target, amount, method, retrain, X, y, epochs, finetune_lr
         Xt, yt = resample_training(space, new_genotype, Xt, yt, seed)
     new_net = _retrained_net(net, space, new_genotype, n_inputs, n_outputs, state, masks, retrain, Xt, yt,
                              epochs if retrain is not None else trained_epochs, finetune_lr_factor, seed)
-    new.best_estimator_ = Pipeline([("preprocessing", prep), ("net", new_net)])
-    new.best_genotype_ = new_genotype
-    new.pruning_ = {
+    info = {
         "method": method, "amount": amount, "retrain": retrain, "epochs": epochs if retrain is not None else 0,
         "n_params_before": n_before, "n_params": count_nonzero_parameters(new_net.module_),
-        "genotype_before": genotype, "neuron_share": neuron_share,
+        "genotype_before": genotype, "neuron_share": neuron_share, "genotype": new_genotype,
     }
-    return new
+    return Pipeline([("preprocessing", prep), ("net", new_net)]), info
 
 
 def _retrained_net(old, space, genotype, n_inputs, n_outputs, state, masks, retrain, Xt, yt, epochs, lr_factor, seed):

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
+from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor
 from .evaluation.trainer import Evaluator
 from .evaluation.trial import TrialData
 from .prep.cleaning import UnparsedValueWarning
@@ -45,6 +46,8 @@ OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency
 CONSTRAINT_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_ms"}
 ROWS_PER_BUDGET_SECOND = 200  # low-fidelity threshold: rows a trial may use per second of budget
 CV_MAX_SAMPLES = 1000  # below this many rows candidates are scored by k-fold cross-validation
+ENSEMBLE_STEPS = 25  # ensemble_size="auto": greedy steps of Caruana selection (the best prefix is kept)
+AUTO_LIBRARY_SIZE = 10  # ensemble_size="auto": the best complete trials kept as candidate members
 MIN_TRAIN_ROWS = 2  # the preprocessing's cleaner tells what varies from at least two rows
 
 
@@ -61,7 +64,7 @@ class BaseAutoNAS(BaseEstimator):
         "preprocessing": [StrOptions({"auto", "none"}), HasMethods(["fit", "transform"]), list, tuple],
         "objectives": [tuple, list],
         "constraints": [dict, None],
-        "ensemble_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "ensemble_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "scoring": [str, callable, None],
         "input_shape": [tuple, None],
         "device": [str],
@@ -78,7 +81,7 @@ class BaseAutoNAS(BaseEstimator):
 
     def __init__(self, space="mlp", search="tpe", time_budget=60.0, max_trials=None, max_epochs=100,
                  validation_fraction=0.2, preprocessing="auto", objectives=("score",), constraints=None,
-                 ensemble_size=1, scoring=None, input_shape=None, device="cpu", n_jobs=None,
+                 ensemble_size="auto", scoring=None, input_shape=None, device="cpu", n_jobs=None,
                  random_state=None, verbose=0, warm_start=False, checkpoint=None, pruning=False):
         self.space = space
         self.search = search
@@ -314,7 +317,7 @@ class BaseAutoNAS(BaseEstimator):
             space, self._task, scorer, max_epochs=self.max_epochs,
             classes=getattr(self, "classes_", None), preprocessing=self._preprocessing(),
             n_threads=1, device=self._torch_device(), max_params=constraints.get("params"),
-            keep_predictions=self.ensemble_size > 1, prune=self.pruning,
+            keep_predictions=self._ensembling(), prune=self.pruning, bag=self._ensembling(),
             measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
         data_fraction = self._plan_data_fraction(n_train)
@@ -324,7 +327,7 @@ class BaseAutoNAS(BaseEstimator):
             n_jobs=self.n_jobs, start=start, portfolio=space.portfolio(), seed=runner_seed,
             verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
             reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
-            data_fraction=data_fraction, library_size=max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0,
+            data_fraction=data_fraction, library_size=self._library_size(),
             on_trial=None if fingerprint is None else (
                 lambda r: _write_checkpoint(self.checkpoint, fingerprint, r, self._own_classes())),
         )
@@ -349,20 +352,26 @@ class BaseAutoNAS(BaseEstimator):
         t_full = time.time()
         # The refit preprocesses all of X: free the split copies and the trials' preprocessed data first
         # (one-shot searchers keep their own reference to the split).
-        y_valid = np.concatenate([d.y_valid for d in data]) if self.ensemble_size > 1 else None
+        y_valid = np.concatenate([d.y_valid for d in data]) if self._ensembling() else None
         del data
         evaluator.clear_cache()
         self.best_index_ = runner.best_index
         self.best_score_ = float(runner.best_result.score)
         self.best_genotype_ = results.rows[runner.best_index]["genotype"]
-        self.best_estimator_, self.refit_ = runner.refit_best(X, y)
+        best, self.refit_ = runner.refit_best(X, y)
         t_refit = time.time()
-        self.ensemble_ = None
-        if self.ensemble_size > 1:
-            built = runner.build_ensemble(self.ensemble_size, y_valid, scorer, getattr(self, "classes_", None),
-                                          X, y, best_model=self.best_estimator_)
+        final, members, weights = best, [runner.best_index], [1]
+        if self._ensembling():
+            built = runner.build_ensemble(ENSEMBLE_STEPS if self.ensemble_size == "auto" else self.ensemble_size,
+                                          y_valid, scorer, getattr(self, "classes_", None), X, y, best_model=best)
             if built is not None:
-                self.ensemble_, self.ensemble_members_, self.ensemble_weights_ = built
+                final, members, weights = built
+        # a bag (the fold models of a cross-validated trial) or an ensemble predicts; best_estimator_ stays
+        # the best trial's own pipeline (its first fold's, for a bag)
+        self.best_estimator_ = best.estimators[0] if isinstance(best, (EnsembleClassifier, EnsembleRegressor)) else best
+        self.ensemble_ = final if final is not self.best_estimator_ else None
+        if self.ensemble_ is not None:
+            self.ensemble_members_, self.ensemble_weights_ = members, weights
         self.search_results_ = results.to_dict()
         self.n_trials_ = len(results)
         self.n_samples_fit_ = int(X.shape[0])
@@ -375,6 +384,15 @@ class BaseAutoNAS(BaseEstimator):
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
         return self
+
+    def _ensembling(self):
+        return self.ensemble_size == "auto" or self.ensemble_size > 1
+
+    def _library_size(self):
+        """How many of the best complete trials keep their model and validation predictions for the ensemble."""
+        if self.ensemble_size == "auto":
+            return AUTO_LIBRARY_SIZE
+        return max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0
 
     def _torch_device(self):
         """The torch device trials train on: ``"auto"`` is CUDA where available, else the CPU."""
@@ -456,7 +474,7 @@ class BaseAutoNAS(BaseEstimator):
         return self.best_estimator_ if ensemble is None else ensemble
 
     def predict(self, X):
-        """Predict with the best pipeline found by the search (or the ensemble, with ``ensemble_size > 1``)."""
+        """Predict with the best model found by the search (``ensemble_`` when set, else ``best_estimator_``)."""
         X = self._check_predict_X(X)
         with _warnings_once_per_call():
             return self._final.predict(X)
@@ -526,10 +544,16 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     constraints : dict or None, default=None
         Hard limits the chosen model must meet: ``"params"`` (checked before
         training), ``"flops"`` and ``"latency_ms"`` (batch of one row).
-    ensemble_size : int, default=1
-        >1: greedy ensemble selection (Caruana et al. 2004) of that many
-        members, with repetition, over the best trials' validation
-        predictions; members are refit on all data when the budget allows.
+    ensemble_size : "auto" or int, default="auto"
+        Greedy ensemble selection (Caruana et al. 2004) with repetition over
+        the best complete trials' validation predictions (out-of-fold with
+        cross-validation): ``"auto"`` takes up to 25 greedy steps and keeps
+        the prefix that scored best on validation (as large as helps);
+        ``k > 1`` at most ``k`` steps. With cross-validation every member
+        is a bag (its trial's fold models, averaged); on holdout data
+        members are refit on all data when the budget allows. ``1`` keeps
+        one network: the single best trial, refit on all the data when the
+        budget allows (no bag, no ensemble).
     scoring : str, callable or None, default=None
         sklearn scorer ranking candidates; None means accuracy.
     input_shape : tuple or None, default=None
@@ -574,7 +598,9 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     Attributes
     ----------
     best_estimator_ : sklearn.pipeline.Pipeline
-        The fitted preprocessing followed by the fitted skorch net.
+        The fitted preprocessing followed by the fitted skorch net: the
+        best trial's refit pipeline, or its first fold's (a bag's first
+        member) with cross-validation.
     best_genotype_ : Genotype
     best_score_ : float
         Validation score of the best trial.
@@ -590,7 +616,8 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Rows of ``search_results_`` not dominated by another successful trial.
     refit_ : bool
         Whether ``best_estimator_`` was refit on all the data (True) or is
-        the best trial's model (False; the budget did not allow a refit).
+        the best trial's model (False: a cross-validated trial, whose bag
+        predicts, or the budget did not allow a refit).
     classes_ : ndarray
     n_features_in_ : int
     n_samples_fit_ : int
@@ -601,9 +628,10 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     searcher_ : Searcher
         The fitted clone of ``search``.
     ensemble_ : EnsembleClassifier or None
-        With ``ensemble_size > 1``: the selected ensemble, used by
-        ``predict``; ``ensemble_members_`` and ``ensemble_weights_`` give its
-        trials and weights.
+        What ``predict`` uses when it is not ``best_estimator_`` alone: the
+        best trial's bag (cross-validated fits) or the selected ensemble;
+        ``ensemble_members_`` and ``ensemble_weights_`` give its trials and
+        weights. None when the single refit pipeline predicts.
     data_fraction_ : float
         Share of the training rows each trial used (below 1 when the data
         was too large for the budget; the winner is then retrained on all
@@ -622,11 +650,16 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
 
     Notes
     -----
-    The best trial's network is trained on ``1 - validation_fraction`` of the
-    data with early stopping on the rest. When the remaining budget allows
-    it, the best genotype is then refit on all the data for the number of
-    epochs early stopping chose (``refit_ = True``): more data usually helps
-    more than the validated stopping point, and that point is reused.
+    Under 1,000 rows candidates are cross-validated and (unless
+    ``ensemble_size=1``) a trial keeps its fold models: the estimator
+    predicts with their average (k-fold bagging, Erickson et al. 2020),
+    with no refit. On larger data (or with ``ensemble_size=1``) the best trial's
+    network is trained on ``1 - validation_fraction`` of the data with early
+    stopping on the rest; when the remaining budget allows it, the best
+    genotype is then refit on all the data for the number of epochs early
+    stopping chose (``refit_ = True``): more data usually helps more than the
+    validated stopping point, and that point is reused. By default the
+    best trials are then ensembled (``ensemble_size="auto"``).
 
     References
     ----------

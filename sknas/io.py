@@ -190,10 +190,19 @@ def _import_named(module_name, qualname, source):
     return obj
 
 
+#: Classes that moved since files naming their old place were written: old path -> new path.
+MOVED = {
+    "sknas.ensemble:EnsembleClassifier": "sknas.evaluation.ensembles:EnsembleClassifier",
+    "sknas.ensemble:EnsembleRegressor": "sknas.evaluation.ensembles:EnsembleRegressor",
+    "sknas.evaluation.predictor:PredictorFilter": "sknas.search.predictor_filter:PredictorFilter",
+}
+
+
 def _resolve_sknas_class(path):
     """The class a ``module:Class`` path names, accepted only from the sknas package."""
     if not isinstance(path, str) or ":" not in path:
         raise UnsafeFileError(f"invalid class path {path!r} in the model file.")
+    path = MOVED.get(path, path)
     module_name, qualname = path.split(":", 1)
     if module_name.split(".")[0] != "sknas":
         raise UnsafeFileError(

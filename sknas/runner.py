@@ -35,15 +35,26 @@ import tempfile
 import threading
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed
 
+from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor, best_prefix, ensemble_selection
 from .evaluation.trial import StopSignal
 from .results import SearchResults
 from .search.base import Candidate, result_score
 
 __all__ = ["Runner", "SearchAborted"]
+
+
+class LibraryEntry(NamedTuple):
+    """A complete trial kept for ensemble selection: its index, score, validation predictions and model."""
+
+    trial: int
+    score: float
+    predictions: object
+    model: object
 
 
 class SearchAborted(BaseException):
@@ -240,6 +251,12 @@ class Runner:
             return None
         return self.deadline - self._margin() - self._reserve()
 
+    @property
+    def bagging(self):
+        """Whether a trial's model is its bag of fold models (cross-validated trials of an evaluator with
+        ``bag=True``): such a model is final as it is, with no refit on all the data."""
+        return bool(getattr(self.evaluator, "bag", False)) and self._n_folds > 1
+
     def _reserve(self):
         reserve = self._refit_estimate()
         if self.data_fraction < 1.0 and self.best_result is not None:
@@ -256,7 +273,7 @@ class Runner:
         guards the budget).
         """
         result = self.best_result if result is None else result
-        if result is None or self.n_refit is None:
+        if result is None or self.n_refit is None or self.bagging:
             return 0.0
         epochs = max(1, result.best_epoch or result.n_epochs)
         per_epoch = result.fit_time / max(1, result.n_folds) / max(1, result.n_epochs)
@@ -269,7 +286,7 @@ class Runner:
         if search_deadline is None:
             return None
         growth = None
-        if self.n_refit is not None and self.data_fraction >= 1.0:
+        if self.n_refit is not None and self.data_fraction >= 1.0 and not self.bagging:
             # Leave room for this trial's own refit should it become the best: a trial of t seconds
             # (over n_folds folds) costs about 1.3 * growth * t / n_folds to refit on all rows.
             growth = 1.3 * self.n_refit / max(1.0, float(self.n_train)) / self._n_folds
@@ -544,8 +561,8 @@ class Runner:
             if not interrupted and (self._settled[3] is None or key > self._settled[3]):
                 self._settled = (trial, result, model, key)
             if self.library_size and predictions is not None and full_fidelity:
-                self.library.append((trial, score, predictions, model))
-                self.library.sort(key=lambda entry: (-entry[1], entry[0]))
+                self.library.append(LibraryEntry(trial, score, predictions, model))
+                self.library.sort(key=lambda entry: (-entry.score, entry.trial))
                 del self.library[self.library_size:]
         if self.progress is not None:
             if self.verbose > 1:
@@ -584,7 +601,7 @@ class Runner:
         best_index, best_result, best_model, best_key = self._settled
         out = {
             "portfolio": self.portfolio,
-            "library": [(index_of[t], score, predictions, model) for t, score, predictions, model in self.library],
+            "library": [tuple(entry._replace(trial=index_of[entry.trial])) for entry in self.library],
             "best_index": index_of.get(best_index), "best_result": best_result, "best_model": best_model,
             "_best_key": best_key,
             "rerun": [(c.genotype, c.epochs, c.data_fraction, source) for c, source in self._rerun + self._interrupted],
@@ -596,6 +613,7 @@ class Runner:
         """Continue from :meth:`state`: earlier trials count towards ``max_trials``; interrupted ones run again."""
         for name in self._STATE:
             setattr(self, name, state[name])
+        self.library = [LibraryEntry(*entry) for entry in self.library]
         self._settled = (self.best_index, self.best_result, self.best_model, self._best_key)
         self._rerun = [(Candidate(genotype, epochs, data_fraction), source)
                        for genotype, epochs, data_fraction, source in state.get("rerun", ())]
@@ -606,7 +624,12 @@ class Runner:
 
     # -- after the search ----------------------------------------------------------
     def _refit(self, trial, result, model, X, y):
-        """Refit one trial's genotype on all of ``X, y``; returns ``(model, refitted)``."""
+        """Refit one trial's genotype on all of ``X, y``; returns ``(model, refitted)``.
+
+        A bag (the fold models of a cross-validated trial) is kept as it is.
+        """
+        if self.bagging or isinstance(model, (EnsembleClassifier, EnsembleRegressor)):
+            return model, False
         if self.n_refit is None or self._refit_estimate(safety=1.0, result=result) > self.remaining() - self._margin():
             return model, False
         row = self.results.rows[trial]
@@ -662,37 +685,41 @@ class Runner:
         return False
 
     def build_ensemble(self, size, y_valid, scorer, classes, X, y, best_model=None):
-        """Greedy ensemble selection over the library, members refit when the budget allows.
+        """Greedy ensemble selection (Caruana et al. 2004) over the library's validation predictions.
 
-        ``best_model`` (the final model of the best trial, possibly already
-        refit) is reused for that member. Returns ``(ensemble, members,
-        weights)`` or ``None`` when fewer than two trials are in the library
-        or the best trial is not among them.
+        ``size`` greedy steps with replacement are taken and the prefix
+        with the best validation score is kept (the smallest on a tie), so
+        the ensemble is as large as helps on validation and never scores
+        below its first pick, the single best model. With cross-validation
+        the predictions are out-of-fold and the members are bags (no
+        refit); holdout members are refit on all the data when the budget
+        allows. ``best_model`` (the final model of the best trial, possibly
+        already refit) is reused for that member. Returns ``(model,
+        trials, weights)``, ``model`` being a single member's own model
+        when one member is chosen, or ``None`` when fewer than two trials
+        are in the library or the best trial is not among them.
         """
-        from .ensemble import EnsembleClassifier, EnsembleRegressor, ensemble_selection
-
         if len(self.library) < 2:
             return None
-        if all(entry[0] != self.best_index for entry in self.library):
+        if all(entry.trial != self.best_index for entry in self.library):
             # the best trial has no validation predictions to weigh (a full-fidelity retrain
             # replaced it): an ensemble without it could only be worse than it on validation
             return None
-        predictions = [entry[2] for entry in self.library]
-        picks, _ = ensemble_selection(predictions, y_valid, scorer, size, classes)
-        counts = {}
-        for i in picks:
-            counts[i] = counts.get(i, 0) + 1
+        picks, scores = ensemble_selection([entry.predictions for entry in self.library], y_valid, scorer,
+                                           size, classes)
+        counts, _ = best_prefix(picks, scores)
         estimators, weights, trials = [], [], []
         for i, count in counts.items():
-            trial, _, _, model = self.library[i]
+            trial, model = self.library[i].trial, self.library[i].model
             if trial == self.best_index and best_model is not None:
                 model = best_model
             else:
-                result = _result_of(self.results.rows[trial])
-                model, _ = self._refit(trial, result, model, X, y)
+                model, _ = self._refit(trial, _result_of(self.results.rows[trial]), model, X, y)
             estimators.append(model)
             weights.append(count)
             trials.append(trial)
+        if len(estimators) == 1:
+            return estimators[0], trials, weights
         cls = EnsembleClassifier if classes is not None else EnsembleRegressor
         return cls(estimators, weights), trials, weights
 

@@ -33,6 +33,14 @@ def fitted(data):
     # min_blocks=1: a network to prune, not the linear model that leads the portfolio
     space = MLPSpace(max_blocks=2, min_blocks=1, min_width=32, max_width=64, norms=("batch",))
     return AutoNASClassifier(space=space, search="random", time_budget=None, max_trials=1, max_epochs=4,
+                             random_state=0, ensemble_size=1).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def bagged(data):
+    X, y = data
+    space = MLPSpace(max_blocks=2, min_width=32, max_width=64, norms=("batch",))
+    return AutoNASClassifier(space=space, search="random", time_budget=None, max_trials=1, max_epochs=4,
                              random_state=0).fit(X, y)
 
 
@@ -148,6 +156,23 @@ def test_structured_pruning_removes_the_requested_share_and_still_predicts(fitte
         assert small.pruning_["epochs"] == 0
     else:
         assert len(net_of(small).history) == 2
+
+
+def test_every_network_of_a_bag_is_pruned_and_the_bag_predicts_with_them(bagged, data):
+    from sknas.evaluation.ensembles import EnsembleClassifier
+
+    X, y = data
+    fitted = bagged
+    bag = fitted.ensemble_  # 300 rows: cross-validated, the best trial's 5 fold models predict
+    assert isinstance(bag, EnsembleClassifier) and len(bag.estimators) == 5
+    small = prune(fitted, 0.5, retrain=None)
+    assert small.pruning_["n_networks"] == 5 and small.best_estimator_ is small.ensemble_.estimators[0]
+    for before, after in zip(bag.estimators, small.ensemble_.estimators):
+        n_before, n_after = (count_parameters(m.named_steps["net"].module_) for m in (before, after))
+        assert 0.4 * n_before <= n_after <= 0.5 * n_before
+    mean = np.mean([m.predict_proba(X) for m in small.ensemble_.estimators], axis=0)
+    np.testing.assert_allclose(small.predict_proba(X), mean, rtol=1e-6)
+    assert len(fitted.ensemble_.estimators) == 5 and fitted.ensemble_.estimators[0] is fitted.best_estimator_
 
 
 @pytest.mark.parametrize("retrain", ["finetune", "scratch"])

@@ -16,7 +16,9 @@ DOCS = ROOT / "docs"
 
 # Public parts that are not searchers: (module documented by the API page, object the page must show)
 PUBLIC = [
-    ("sknas.evaluation.predictor", "PredictorFilter"),
+    ("sknas.search.predictor_filter", "PredictorFilter"),
+    ("sknas.evaluation.predictor", "SurrogatePredictor"),
+    ("sknas.benchmark.tabulated", "TabularBenchmark"),
     ("sknas.compress", "prune"),
     ("sknas.compress", "prune_to"),
     ("sknas.plotting", "plot_search_history"),

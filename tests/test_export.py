@@ -19,12 +19,14 @@ onnx = pytest.importorskip("onnx")
 from sknas import AutoNASClassifier, AutoNASRegressor  # noqa: E402
 from sknas.export import (  # noqa: E402
     _torch_onnx_model, check_onnx, export_onnx, export_torchscript, onnx_input, onnx_inputs, preprocessing_to_onnx,
+    to_onnx,
 )
 from sknas.nn.builders import DenseDAG  # noqa: E402
 from sknas.prep.tabular import TabularPreprocessor  # noqa: E402
 
 # validation_fraction=0.5: two cross-validation folds instead of five, for speed
-TINY = dict(time_budget=None, max_trials=1, max_epochs=5, validation_fraction=0.5, random_state=0)
+TINY = dict(time_budget=None, max_trials=1, max_epochs=5, validation_fraction=0.5, random_state=0,
+            ensemble_size=1)  # one network (bags and ensembles have their own tests)
 
 
 def _run(model_or_path, X):
@@ -172,7 +174,7 @@ def test_a_step_without_converter_is_named():
 def test_check_onnx_detects_a_mismatch(classifier, classifier_onnx, cancer_split, tmp_path):
     _, X_test, _, _ = cancer_split
     model = onnx.load(classifier_onnx)
-    head_bias = [init for init in model.graph.initializer if init.name.startswith("net_w")][-1]
+    head_bias = [init for init in model.graph.initializer if "net_w" in init.name][-1]
     values = onnx.numpy_helper.to_array(head_bias).copy()
     values[0] += 5.0  # shifts the first class's logit
     head_bias.CopyFrom(onnx.numpy_helper.from_array(values, head_bias.name))
@@ -263,3 +265,149 @@ def test_free_text_columns_are_refused_with_their_name():
     prep = Pipeline([("clean", TableCleaner()), ("encode", TabularPreprocessor())]).fit(X)
     with pytest.raises(ValueError, match=r"column 'review' as free text"):
         preprocessing_to_onnx(prep, 2)
+
+
+# ---------------------------------------------------------------------------------------
+# ensembles and bags: one graph, the members on the same inputs, then a weighted average
+# ---------------------------------------------------------------------------------------
+def _outputs(model, X):
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, onnx_inputs(model, X))
+
+
+def _fold_model(pipeline, X, y, rows):
+    """A member of a bag: the pipeline refit on some rows."""
+    from sklearn.base import clone
+
+    return clone(pipeline).fit(X.iloc[rows] if hasattr(X, "iloc") else X[rows], y[rows])
+
+
+def _with_ensemble(estimator, ensemble):
+    """A shallow copy of a fitted estimator that predicts with ``ensemble`` (the fixture stays untouched)."""
+    import copy
+
+    other = copy.copy(estimator)
+    other.ensemble_ = ensemble
+    return other
+
+
+@pytest.fixture(scope="module")
+def ensemble_classifier(mixed_split):
+    X, y, _ = mixed_split
+    return AutoNASClassifier(max_trials=3, time_budget=None, max_epochs=3, ensemble_size=3, validation_fraction=0.5,
+                             random_state=0).fit(X, y)
+
+
+def test_a_fitted_ensemble_exports_as_one_graph_with_an_average(ensemble_classifier, mixed_split):
+    from sknas.ensemble import EnsembleClassifier
+
+    _, _, X_test = mixed_split
+    clf = ensemble_classifier
+    assert isinstance(clf.ensemble_, EnsembleClassifier)
+    model = to_onnx(clf)
+    assert [i.name for i in model.graph.input] == ["X", "X_str"]
+    assert [o.name for o in model.graph.output] == ["label", "probabilities"]
+    assert {"Mul", "Div"} <= {n.op_type for n in model.graph.node if n.name.startswith("ensemble_")}
+    meta = json.loads(model.doc_string)
+    assert meta["ensemble_members"] == len(clf.ensemble_.estimators)
+    assert meta["input_layout"]["string_columns"] == [1, 2]
+    label, proba = _outputs(model, X_test)
+    assert proba.dtype == np.float32  # as a single model's
+    np.testing.assert_allclose(proba, clf.predict_proba(X_test), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(label, clf.predict(X_test))
+
+
+def test_a_nested_ensemble_of_bags_exports_and_matches_predict_proba(ensemble_classifier, mixed_split, tmp_path):
+    from sknas.ensemble import EnsembleClassifier
+
+    X, y, X_test = mixed_split
+
+    def leaves(model):
+        return [p for m in model.estimators for p in leaves(m)] if isinstance(model, EnsembleClassifier) else [model]
+
+    # the fit's own fold models (2 folds: validation_fraction=0.5); the best trial's first fold is best_estimator_
+    best = ensemble_classifier.best_estimator_
+    others = [p for p in leaves(ensemble_classifier.ensemble_) if p is not best]
+    fold, other = others[0], others[-1]
+    # a bag of two fold models inside an ensemble; a pipeline met twice is converted once (that keeps this fast)
+    clf = _with_ensemble(ensemble_classifier, EnsembleClassifier([EnsembleClassifier([fold, best], [1, 1]), other],
+                                                                 [2, 1]))
+    path = export_onnx(clf, tmp_path / "nested.onnx", X_check=X_test)  # X_check: raises on a mismatch
+    model = onnx.load(path)
+    assert json.loads(model.doc_string)["ensemble_members"] == 3
+    label, proba = _outputs(model, X_test)
+    expected = clf.predict_proba(X_test)
+    assert not np.allclose(expected, best.predict_proba(X_test), atol=1e-3)  # the members do differ
+    np.testing.assert_allclose(proba, expected, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(label, clf.predict(X_test))
+
+
+def test_a_bagged_regressor_exports_and_matches_predict():
+    from sknas.ensemble import EnsembleRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:200], y[:200]
+    reg = AutoNASRegressor(**TINY).fit(X, y)
+    best = reg.best_estimator_
+    bag = EnsembleRegressor([_fold_model(best, X, y, np.arange(100)), best], [1, 1])
+    reg = _with_ensemble(reg, EnsembleRegressor([bag, best], [1, 3]))
+    assert not np.allclose(reg.predict(X), best.predict(X))
+    model = to_onnx(reg)
+    (pred,) = _outputs(model, X)
+    assert pred.dtype == np.float64 and pred.shape == (len(X), 1)
+    np.testing.assert_allclose(pred.ravel(), reg.predict(X), rtol=1e-5, atol=1e-5 * np.std(y))
+
+
+def test_members_reading_a_column_as_different_kinds_are_refused():
+    from sknas.export.inputs import union_layout
+    from sknas.prep.cleaning import TableCleaner
+
+    rng = np.random.default_rng(0)
+    numbers = pd.DataFrame({"x": rng.normal(size=40), "code": rng.integers(0, 5, 40).astype(float)})
+    words = numbers.assign(code=rng.choice(["a", "b", "c"], 40).astype(object))
+    preps = [Pipeline([("clean", TableCleaner()), ("encode", TabularPreprocessor())]).fit(frame)
+             for frame in (numbers, words)]
+    assert union_layout(preps[1:])["string_columns"] == [1]
+    with pytest.raises(ValueError, match="read column 'code' as numeric and as categorical"):
+        union_layout(preps, ["x", "code"])
+
+
+def test_torchscript_refuses_an_ensemble_and_points_to_onnx(ensemble_classifier, tmp_path):
+    with pytest.raises(ValueError, match="export_onnx exports ensembles as one graph"):
+        export_torchscript(ensemble_classifier, tmp_path / "net.pt")
+
+
+# ---------------------------------------------------------------------------------------
+# the converter registry
+# ---------------------------------------------------------------------------------------
+def test_steps_are_matched_by_class_not_by_name():
+    from sklearn.impute import SimpleImputer
+
+    from sknas.export.registry import step_rule
+    from sknas.prep.cleaning import TableCleaner
+
+    class CustomImputer(SimpleImputer):  # may transform otherwise: sknas's rule is for SimpleImputer itself
+        pass
+
+    assert step_rule(SimpleImputer()) is not None and step_rule(CustomImputer()) is None
+    assert step_rule(TableCleaner()) is not None
+    assert step_rule(type("TableCleaner", (), {})()) is None  # a namesake is not sknas's cleaner
+    assert step_rule(Pipeline([("scale", StandardScaler())])) is not None  # containers: subclasses too
+
+
+def test_sknas_clipper_selector_extractor_and_cast_convert_exactly():
+    from sknas.prep.clipping import Clipper
+    from sknas.prep.extraction import FeatureExtractor
+    from sknas.prep.selection import FeatureSelector
+    from sknas.prep.tabular import AsFloat32
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = X[:150]
+    for clip in ("winsorize", "smooth"):
+        prep = Pipeline([("scale", StandardScaler()), ("clip", Clipper(method=clip)),
+                         ("select", FeatureSelector(k=8)), ("extract", FeatureExtractor(n_components=4)),
+                         ("to_float32", AsFloat32())]).fit(X, y[:150])
+        X_new = np.vstack([X, X.max(axis=0) * 10])
+        (out,) = _run(preprocessing_to_onnx(prep, X.shape[1]), X_new)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, prep.transform(X_new), atol=1e-5, rtol=1e-5)

@@ -361,3 +361,11 @@ def test_files_saved_before_digests_load_with_a_warning(saved, tmp_path):
             archive.writestr(name, data)
     with pytest.warns(UserWarning, match="integrity cannot be checked"):
         assert load(path).best_estimator_ is not None
+
+
+@pytest.mark.parametrize("old", ["sknas.ensemble:EnsembleClassifier", "sknas.evaluation.predictor:PredictorFilter"])
+def test_files_naming_a_class_at_its_old_place_still_load_it(old):
+    from sknas.io import MOVED, _resolve_sknas_class
+
+    module, name = MOVED[old].split(":")
+    assert _resolve_sknas_class(old) is getattr(__import__(module, fromlist=[name]), name)

@@ -40,6 +40,7 @@ from ..nn.builders import count_parameters
 from ..nn.snapshot import SnapshotCollector, SnapshotEnsemble
 from .batched import BatchedFitError, fit_members
 from .fidelity import LearningCurvePruner, PlainValidLoss, plain_loss
+from .ensembles import EnsembleClassifier, EnsembleRegressor
 from .objectives import count_flops, measure_latency
 from ..prep.chunked import fit_transform_bounded, transform_bounded
 from ..prep.imbalance import resample_training
@@ -496,6 +497,13 @@ class Evaluator:
     device : str
     keep_model : bool
         Return the fitted pipeline in ``TrialResult.model``.
+    bag : bool
+        With cross-validation folds, ``TrialResult.model`` is the trial's
+        *bag*: the fitted pipelines of all its folds, averaged with equal
+        weights (an :class:`~sknas.evaluation.ensembles.EnsembleClassifier`
+        or ``EnsembleRegressor``), instead of the first fold's pipeline. A
+        bag needs no refit on all the data: every row trained some of its
+        members (AutoGluon's k-fold bagging; Erickson et al. 2020).
     max_params : int or None
         A hard limit on the network's parameter count: a candidate over it is
         a failed trial, found by building the network, before any training.
@@ -524,7 +532,7 @@ class Evaluator:
     def __init__(self, space, task, scorer, max_epochs=100, classes=None, preprocessing="auto",
                  patience=10, n_threads=1, device="cpu", keep_model=True, cache_size=6, max_params=None,
                  keep_predictions=False, measure_latency=False, prune=False, cache_bytes=512 * 2**20,
-                 batched_folds=None):
+                 batched_folds=None, bag=False):
         self.space = space
         self.task = task
         self.scorer = scorer
@@ -542,6 +550,7 @@ class Evaluator:
         self.measure_latency = measure_latency
         self.prune = prune
         self.batched_folds = BATCHED_FOLDS if batched_folds is None else bool(batched_folds)
+        self.bag = bag
         self._cache = {}
 
     def make_preprocessor(self, genotype):
@@ -655,6 +664,9 @@ class Evaluator:
         predictions = None
         if self.keep_predictions and complete and first.status == "ok":
             predictions = np.concatenate([r.predictions for r in results], axis=0)
+        model = first.model
+        if self.keep_model and self.bag and len(folds) > 1:
+            model = self._bag([r.model for r in results])
         return TrialResult(
             score=float(np.mean([r.score for r in results])), status="interrupted" if interrupted else first.status,
             fit_time=time.perf_counter() - start, n_params=first.n_params,
@@ -663,11 +675,16 @@ class Evaluator:
             stop_reason="interrupted" if interrupted else first.stop_reason if complete else (
                 first.stop_reason if first.status == "pruned" else "time_limit"),
             learning_curve=first.learning_curve, plain_curve=first.plain_curve, plain_loss=first.plain_loss,
-            model=first.model,
+            model=model,
             n_folds=len(results),
             flops=first.flops, latency_ms=first.latency_ms, latency_batch_ms=first.latency_batch_ms,
             predictions=predictions, train_mode=train_mode,
         )
+
+    def _bag(self, models):
+        """The fold pipelines of one trial, averaged with equal weights (the folds the deadline let finish)."""
+        cls = EnsembleClassifier if self.task == "classification" else EnsembleRegressor
+        return cls(list(models), [1] * len(models))
 
     def _evaluate_sequential(self, candidate, folds, deadline, seed, incumbent_loss, stop=None):
         """The folds trained one after the other, each seeded ``seed + k``.
@@ -803,9 +820,9 @@ class Evaluator:
             result.plain_loss = plain_loss(net, Xv, y_valid, self.task)
         if self.keep_predictions:
             result.predictions = net.predict_proba(Xv) if self.task == "classification" else net.predict(Xv)
+        if self.keep_model and (trial.first or self.bag):
+            result.model = Pipeline([("preprocessing", trial.prep), ("net", net)])
         if trial.first:
-            if self.keep_model:
-                result.model = Pipeline([("preprocessing", trial.prep), ("net", net)])
             result.flops = count_flops(net.module_, trial.Xt.shape[1])
             if self.measure_latency:
                 latency = measure_latency(net.module_, trial.Xt.shape[1])

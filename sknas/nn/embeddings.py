@@ -74,6 +74,16 @@ class PeriodicEmbedding(nn.Module):
     a linear layer of its own for each feature (``2 n_frequencies -> d``)
     and a ReLU.
 
+    This is the paper's PLR, not the "lite" variant of later papers (TabR,
+    TabM), whose linear layer is shared by all features. It computes the
+    same function as the authors' ``rtdl_num_embeddings.PeriodicEmbeddings(
+    lite=False)`` with the same weights (``frequencies`` is their
+    ``periodic.weight``; their output is ``(n, n_features, d)``, not
+    flattened); ``tests/nn/test_reference_packages.py`` checks it. Two
+    differences at initialization: the package truncates the frequencies'
+    normal at ``3 sigma`` (the paper and this class do not), and its
+    default ``n_frequencies`` is 48.
+
     Parameters
     ----------
     n_features : int
@@ -107,13 +117,24 @@ class PiecewiseLinearEncoding(nn.Module):
     the paper.
 
     Simplification: the paper computes the edges from the training
-    quantiles (or target-aware trees) of each raw feature. The network only
-    sees preprocessed columns, so the edges here are fixed at the quantiles
-    of a standard normal (``n_bins`` bins of equal probability, the outer
-    edges at the 1% and 99% quantiles): exactly the training quantiles after
-    the default ``"quantile"`` scaler, and close to them after standard or
-    robust scaling. The per-feature linear layer that follows learns how to
-    combine the bins.
+    quantiles (or target-aware trees) of each raw feature, the outer edges
+    being the feature's minimum and maximum. The network only sees
+    preprocessed columns, so the edges here are fixed, the same for every
+    feature: the standard normal's quantiles at the probabilities
+    ``0.01 + 0.98 t / n_bins`` (``t = 0 .. n_bins``), that is ``n_bins``
+    bins of equal probability between the 1% and the 99% quantiles. After
+    the default ``"quantile"`` scaler the paper's edges would be the
+    quantiles at ``t / n_bins`` instead, with outer edges near +-5.2 (for
+    ``n_bins=16`` the first inner edge is -1.47 here, -1.53 there); after
+    standard or robust scaling they follow the data. The per-feature linear
+    layer that follows learns how to combine the bins.
+
+    Given the same edges, this computes the same function as the authors'
+    ``rtdl_num_embeddings.PiecewiseLinearEmbeddings(bins, d, activation=True,
+    version="A")`` (the paper's version; their output is not flattened),
+    with edges from their ``compute_bins`` too (set ``lower`` and ``width``
+    to ``(n_features, n_bins)`` tensors); ``tests/nn/test_reference_packages.py``
+    checks both.
 
     Parameters
     ----------

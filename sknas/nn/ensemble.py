@@ -11,12 +11,24 @@ in training mode, where every member is trained on its own loss
 (:class:`EnsembleCrossEntropyLoss`, :class:`EnsembleMSELoss`), and their mean
 ``(n, n_outputs)`` in evaluation mode (prediction).
 
-Simplifications with respect to TabM (Gorishniy et al. 2025): the ``k``
-members see the same mini-batch (the paper's default too); at prediction the
-members' logits are averaged (a normalized geometric mean of their class
-probabilities) rather than their probabilities; batch normalization shares
-its statistics across members; the first adapter ``r`` is initialized with
-random signs and every other adapter with ones, as in the paper.
+As in TabM (Gorishniy et al. 2025, and the authors' package), the first
+layer's adapter ``r`` is initialized with random signs and every other
+adapter with ones, the shared weight and the biases uniformly in
+``+-1 / sqrt(in_features)``, with one draw of the bias shared by all members. Simplifications with respect to
+TabM: the ``k`` members see the same mini-batch (the paper's default too);
+at prediction the members' logits are averaged (a normalized geometric mean
+of their class probabilities) rather than their probabilities; batch
+normalization shares its statistics and affine parameters across members
+(the authors' ``tabm.BatchNorm1dEnsemble`` keeps them per member); with
+numeric embeddings, the authors' package draws the first ``r`` from
+``N(0, 1)``, one value per feature's embedding, where sknas keeps random
+signs, one per element.
+
+The authors' package ``tabm`` has the same layers: :class:`BatchEnsembleLinear`
+is ``tabm.LinearBatchEnsemble`` and :class:`EnsembleHead` is
+``tabm.LinearEnsemble``, with the same parameter names and shapes (their
+state dicts load into each other) and the same outputs;
+``tests/nn/test_reference_packages.py`` checks both, and the initialization.
 
 References
 ----------

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .cells import Cell, CellNetwork, as_images
 from .ops import make_activation, make_norm, make_op
 
 __all__ = [
@@ -413,8 +414,6 @@ class MixedCell(nn.Module):
 
     def __init__(self, kind, n_nodes, op_names, C_pp, C_p, C, reduction, reduction_prev, image):
         super().__init__()
-        from ..space.cell import Cell
-
         self.kind = kind
         # the discrete cell's input preprocessing, shared with it (no node of its own)
         skeleton = Cell([], C_pp, C_p, C, reduction=reduction, reduction_prev=reduction_prev, image=image,
@@ -462,7 +461,7 @@ class MixedCell(nn.Module):
 class CellSuperNet(SuperNet):
     """The DARTS supernet of :class:`sknas.space.cell.CellSpace`.
 
-    The skeleton is the space's :class:`~sknas.space.cell.CellNetwork` (stem,
+    The skeleton is the space's :class:`~sknas.nn.cells.CellNetwork` (stem,
     stacked cells, head) at the base genotype's ``n_cells`` and ``width``,
     with :class:`MixedCell` cells. The architecture weights are one
     ``(n_edges, n_ops)`` matrix per cell type (``arch_weights["normal"]``,
@@ -481,8 +480,6 @@ class CellSuperNet(SuperNet):
 
     def __init__(self, space, base, n_inputs, n_outputs, op_names):
         super().__init__()
-        from ..space.cell import CellNetwork
-
         self.space = space
         self.base = base
         self.n_inputs, self.n_outputs = int(n_inputs), int(n_outputs)
@@ -528,8 +525,6 @@ class CellSuperNet(SuperNet):
         return fixed
 
     def forward(self, x):
-        from ..space.cell import as_images
-
         gates = {t: [self.gates((t, r)) for r in range(self.n_edges)] for t in self.cell_types}
         body = self.body
         s0 = s1 = body.stem(as_images(x, self.input_shape))
@@ -563,7 +558,7 @@ class CellSuperNet(SuperNet):
 
     @torch.no_grad()
     def extract(self, genotype):
-        """The discrete :class:`~sknas.space.cell.CellNetwork` of ``genotype`` with the supernet's weights.
+        """The discrete :class:`~sknas.nn.cells.CellNetwork` of ``genotype`` with the supernet's weights.
 
         Stem, head, cell preprocessing and the chosen operation of each edge
         are copied; normalizations the supernet has without affine

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .tabular import check_frame
 
-__all__ = ["DATETIME_PARTS", "IDColumnWarning", "TableCleaner", "UnparsedValueWarning"]
+__all__ = ["DATETIME_PARTS", "IDColumnWarning", "OutputColumn", "TableCleaner", "UnparsedValueWarning"]
 
 DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "elapsed")
 _TRUE = frozenset({"true", "yes", "y", "t"})
@@ -39,6 +40,22 @@ class IDColumnWarning(UserWarning):
 
 class UnparsedValueWarning(UserWarning):
     """Values at ``transform`` that cannot be read as their column's kind at fit were treated as missing."""
+
+
+class OutputColumn(NamedTuple):
+    """How a fitted :class:`TableCleaner` makes one output column (see :meth:`TableCleaner.get_output_plan`)."""
+
+    name: str
+    """The output column's name."""
+    source: object
+    """The input column it is made from."""
+    position: int
+    """The position of ``source`` among the input columns."""
+    kind: str
+    """The kind of ``source``: ``"numeric"``, ``"boolean"``, ``"datetime"``, ``"text"`` or ``"categorical"``."""
+    part: object
+    """None for the column itself, a date part (``"year"``, ... ``"elapsed"``) or a text measure
+    (``"length"``, ``"words"``)."""
 
 
 # text that marks a value as missing rather than unreadable
@@ -364,3 +381,56 @@ class TableCleaner(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "_plan")
         return np.asarray(self.feature_names_out_, dtype=object)
+
+    def get_output_plan(self):
+        """How each output column is made, in output order.
+
+        Returns
+        -------
+        plan : list of OutputColumn
+            One ``(name, source, position, kind, part)`` per output column:
+            the input column it comes from (and that column's position in
+            ``X``), the kind that column was read as, and the date part or
+            text measure taken from it (None: the column itself). The ONNX
+            export rebuilds ``transform`` from it.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "x"]})
+        >>> [tuple(c) for c in TableCleaner().fit(X).get_output_plan()]
+        [('a', 'a', 0, 'numeric', None), ('b', 'b', 1, 'categorical', None)]
+        """
+        check_is_fitted(self, "_plan")
+        positions = {name: i for i, name in enumerate(self.column_kinds_)}
+        return [OutputColumn(name, source, positions[source], kind, part)
+                for name, source, kind, part in self._plan]
+
+    @staticmethod
+    def as_number(column, kind):
+        """A raw column read as float64 numbers, the way a column of ``kind`` is read.
+
+        ``"numeric"``: numbers (numbers stored as text included);
+        ``"boolean"``: 1.0 / 0.0; ``"datetime"``: seconds since
+        1970-01-01 UTC. Missing and unreadable values are NaN. The ONNX
+        export feeds its graph with these numbers.
+
+        Parameters
+        ----------
+        column : pandas.Series
+        kind : {"numeric", "boolean", "datetime"}
+
+        Returns
+        -------
+        values : ndarray of float64, shape (len(column),)
+        """
+        if kind == "numeric":
+            values = _as_numeric(column)
+        elif kind == "boolean":
+            values = _as_boolean(column)
+        elif kind == "datetime":
+            values = (_parse_dates(column) - pd.Timestamp("1970-01-01")).dt.total_seconds()
+        else:
+            raise ValueError(f"TableCleaner.as_number: kind must be 'numeric', 'boolean' or 'datetime'. "
+                             f"Got {kind!r} instead.")
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)

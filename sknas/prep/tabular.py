@@ -28,6 +28,7 @@ from .clipping import CLIP_METHODS, Clipper
 
 __all__ = [
     "ENCODERS",
+    "MISSING_LEVEL",
     "SCALERS",
     "AsFloat32",
     "TabularPreprocessor",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 _MISSING = "__sknas_missing__"
+MISSING_LEVEL = _MISSING
+"""The level a missing value of a categorical column is encoded as (also in the ONNX export's string input)."""
 SCALERS = ("standard", "quantile", "robust", "power")
 ENCODERS = ("onehot", "target", "ordinal")
 

@@ -76,10 +76,21 @@ class Searcher(BaseEstimator):
     ``_tell(candidate, result)``. The runner calls ``setup(space, seed)`` on a
     clone of the user's searcher, then alternates ``ask`` and ``tell``. Scores
     are "larger is better"; a failed trial is told with ``status="failed"``.
+
+    Parameters are declared once, in the class's ``_parameter_constraints``
+    (scikit-learn's constraints: ``Interval``, ``StrOptions``...), and
+    validated by :meth:`setup` through scikit-learn's ``_validate_params``,
+    so every searcher raises the same ``InvalidParameterError`` (a
+    ``ValueError``) naming the parameter and the class. ``_setup`` checks
+    only what constraints cannot say (one parameter against another, or
+    against the space).
     """
 
+    _parameter_constraints: dict = {}
+
     def setup(self, space, random_state=None):
-        """Bind the searcher to a space and reset its state."""
+        """Validate the parameters, bind the searcher to a space and reset its state."""
+        self._validate_params()
         self.space_ = space
         self.rng_ = np.random.default_rng(random_state)
         self.history_ = []
@@ -142,8 +153,7 @@ class Searcher(BaseEstimator):
         return {c.genotype for c, _ in self.history_}
 
 
-# name -> "module:Class". Names of the public contract not listed here are
-# planned and get a clear error until their module lands.
+# name -> "module:Class", imported on first use.
 SEARCHERS = {
     "random": "sknas.search.random:RandomSearch",
     "grid": "sknas.search.grid:GridSearch",
@@ -162,8 +172,6 @@ SEARCHERS = {
     "pnas": "sknas.search.pnas:PNASSearch",
     "nao": "sknas.search.nao:NAOSearch",
 }
-PLANNED = (
-)
 
 
 def available_searchers():
@@ -178,11 +186,6 @@ def make_searcher(search):
         if search in SEARCHERS:
             module, cls = SEARCHERS[search].split(":")
             return getattr(importlib.import_module(module), cls)()
-        if search in PLANNED:
-            raise ValueError(
-                f"search={search!r} is not available yet in this version of sknas. "
-                f"Available: {available_searchers()}."
-            )
         raise ValueError(
             f"Unknown search {search!r}. Available: {available_searchers()}, "
             f"or a sknas.search.base.Searcher instance."

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections import namedtuple
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from .base import result_score
 from .hyperband import _MAX_REDRAWS, Hyperband
@@ -79,6 +80,14 @@ class BOHB(Hyperband):
     Optimization." NeurIPS 2011.
     """
 
+    _parameter_constraints: dict = {
+        **Hyperband._parameter_constraints,
+        "min_points_in_model": [Interval(Integral, 1, None, closed="left"), None],
+        "top_n_percent": [Interval(Real, 0, 100, closed="right")],
+        "num_samples": [Interval(Integral, 1, None, closed="left")],
+        "random_fraction": [Interval(Real, 0, 1, closed="both")],
+    }
+
     def __init__(self, min_epochs=1, max_epochs=None, eta=3, fidelity="epochs",
                  min_points_in_model=None, top_n_percent=15, num_samples=64, random_fraction=1 / 3):
         super().__init__(min_epochs=min_epochs, max_epochs=max_epochs, eta=eta, fidelity=fidelity)
@@ -89,18 +98,7 @@ class BOHB(Hyperband):
 
     def _setup(self):
         super()._setup()
-        name = type(self).__name__
         points = self.min_points_in_model
-        if points is not None and (isinstance(points, bool) or not isinstance(points, numbers.Integral) or points < 1):
-            raise ValueError(f"{name}: min_points_in_model must be None or an int >= 1. Got {points!r} instead.")
-        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, numbers.Integral) or self.num_samples < 1:
-            raise ValueError(f"{name}: num_samples must be an int >= 1. Got {self.num_samples!r} instead.")
-        for param, low, high in (("top_n_percent", 0.0, 100.0), ("random_fraction", 0.0, 1.0)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
-                raise ValueError(f"{name}: {param} must be a number in [{low:g}, {high:g}]. Got {value!r} instead.")
-        if self.top_n_percent == 0:
-            raise ValueError(f"{name}: top_n_percent must be > 0. Got {self.top_n_percent!r} instead.")
         self.min_points_in_model_ = len(self.space_.params) + 1 if points is None else int(points)
         self._observations = []  # (Candidate, _Observation) of every result, in order
         # budget -> [TPESearch, observations of that budget fed so far]: a

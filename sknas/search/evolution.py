@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections import deque
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .base import Candidate, Searcher, result_score
 
@@ -68,6 +70,13 @@ class RegularizedEvolution(Searcher):
     Genetic Algorithms." FOGA 1991 (tournament selection).
     """
 
+    _parameter_constraints: dict = {
+        "population_size": [Interval(Integral, 1, None, closed="left")],
+        "sample_size": [Interval(Integral, 1, None, closed="left")],
+        "crossover_rate": [Interval(Real, 0, 1, closed="both")],
+        "remove": [StrOptions({"oldest", "worst"})],
+    }
+
     def __init__(self, population_size=20, sample_size=5, crossover_rate=0.0, remove="oldest"):
         self.population_size = population_size
         self.sample_size = sample_size
@@ -75,21 +84,11 @@ class RegularizedEvolution(Searcher):
         self.remove = remove
 
     def _setup(self):
-        name = type(self).__name__
-        for param, low in (("population_size", 1), ("sample_size", 1)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name}: {param} must be an int >= {low}. Got {value!r} instead.")
         if self.sample_size > self.population_size:
             raise ValueError(
-                f"{name}: sample_size must be at most population_size={self.population_size}. "
-                f"Got {self.sample_size!r} instead."
+                f"The 'sample_size' parameter of {type(self).__name__} must be at most "
+                f"population_size={self.population_size}. Got {self.sample_size!r} instead."
             )
-        rate = self.crossover_rate
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate <= 1.0:
-            raise ValueError(f"{name}: crossover_rate must be a float in [0, 1]. Got {rate!r} instead.")
-        if self.remove not in ("oldest", "worst"):
-            raise ValueError(f"{name}: remove must be 'oldest' or 'worst'. Got {self.remove!r} instead.")
         self.population_ = deque()
         self._n_initial = 0  # slots of the initial population filled (asked at random, or told)
         self._proposed = set()

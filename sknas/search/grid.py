@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import numbers
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval
 
 from .base import Candidate, Searcher
 
@@ -68,16 +70,13 @@ class GridSearch(Searcher):
     Pseudorandom Functions." SIAM J. Computing 1988 (the shuffled order).
     """
 
+    _parameter_constraints: dict = {"n_levels": [Interval(Integral, 2, None, closed="left")]}
+
     def __init__(self, n_levels=3):
         self.n_levels = n_levels
 
     def _setup(self):
-        n_levels = self.n_levels
-        if isinstance(n_levels, bool) or not isinstance(n_levels, numbers.Integral) or n_levels < 2:
-            raise ValueError(
-                f"GridSearch: n_levels must be an int >= 2. Got {n_levels!r} instead."
-            )
-        self._grid = _ConditionalGrid(self.space_.params, self.space_.decisions(int(n_levels)))
+        self._grid = _ConditionalGrid(self.space_.params, self.space_.decisions(int(self.n_levels)))
         self.n_grid_points_ = self._grid.size
         self._order = _ShuffledRange(self._grid.size, self.rng_)
         self._position = 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-import numbers
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .base import Candidate, Searcher, draw_new, result_score
 
@@ -107,6 +109,13 @@ class Hyperband(Searcher):
     Hyperparameter Optimization." AISTATS 2016 (successive halving).
     """
 
+    _parameter_constraints: dict = {
+        "min_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "eta": [Interval(Integral, 2, None, closed="left")],
+        "fidelity": [StrOptions(set(_FIDELITIES))],
+    }
+
     def __init__(self, min_epochs=1, max_epochs=None, eta=3, fidelity="epochs"):
         self.min_epochs = min_epochs
         self.max_epochs = max_epochs
@@ -129,17 +138,8 @@ class Hyperband(Searcher):
 
     # -- setup ---------------------------------------------------------------
     def _setup(self):
-        name = type(self).__name__
-        for param, low in (("min_epochs", 1), ("eta", 2)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name}: {param} must be an int >= {low}. Got {value!r} instead.")
         if self.max_epochs is not None:
-            self._check_max_epochs(self.max_epochs, "max_epochs")
-        if self.fidelity not in _FIDELITIES:
-            raise ValueError(
-                f"{name}: fidelity must be one of {_FIDELITIES}. Got {self.fidelity!r} instead."
-            )
+            self._check_max_epochs(self.max_epochs, f"The 'max_epochs' parameter of {type(self).__name__}")
         # The budget is resolved at the first ask: set_budget may come before or after setup.
         self.__dict__.pop("brackets_", None)
         self._brackets = {}  # id -> _Bracket still running
@@ -148,12 +148,9 @@ class Hyperband(Searcher):
         self._started = set()  # genotypes started as new configurations, or told
         self.n_brackets_started_ = 0
 
-    def _check_max_epochs(self, value, param):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < self.min_epochs:
-            raise ValueError(
-                f"{type(self).__name__}: {param} must be an int >= min_epochs={self.min_epochs}. "
-                f"Got {value!r} instead."
-            )
+    def _check_max_epochs(self, value, what):
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < self.min_epochs:
+            raise ValueError(f"{what} must be an int >= min_epochs={self.min_epochs}. Got {value!r} instead.")
 
     def _resolve_budget(self):
         if hasattr(self, "brackets_"):
@@ -164,7 +161,7 @@ class Hyperband(Searcher):
             max_epochs = getattr(self, "_budget_max_epochs", None)
             if max_epochs is None:
                 max_epochs = DEFAULT_MAX_EPOCHS
-            self._check_max_epochs(max_epochs, "the max_epochs given to set_budget")
+            self._check_max_epochs(max_epochs, f"{type(self).__name__}: the max_epochs given to set_budget")
         self.max_epochs_ = int(max_epochs)
         self.brackets_ = hyperband_brackets(self.min_epochs, self.max_epochs_, self.eta)
 

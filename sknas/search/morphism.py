@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from numbers import Integral, Real
 
 import torch
+from sklearn.utils._param_validation import Interval
 
 from ..evaluation.trial import TrialResult
 from ..space.genotype import Genotype
 from .base import Candidate, result_score
-from .oneshot import DataSearcher, check_number, inherited_trial, prepare_data
+from .oneshot import DataSearcher, inherited_trial, prepare_data
 
 __all__ = ["MorphismSearch"]
 
@@ -91,6 +93,16 @@ class MorphismSearch(DataSearcher):
     Wei, Wang, Rui, Chen. "Network Morphism." ICML 2016.
     """
 
+    _parameter_constraints: dict = {
+        "n_steps": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbours": [Interval(Integral, 1, None, closed="left")],
+        "n_morphs": [Interval(Integral, 1, None, closed="left")],
+        "child_epochs": [Interval(Integral, 1, None, closed="left")],
+        "initial_epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "widen_factor": [Interval(Real, 1, None, closed="neither")],
+        "time_share": [Interval(Real, 0, 1, closed="right")],
+    }
+
     def __init__(self, n_steps=5, n_neighbours=4, n_morphs=2, child_epochs=5, initial_epochs=None,
                  widen_factor=2.0, time_share=0.5):
         self.n_steps = n_steps
@@ -105,11 +117,6 @@ class MorphismSearch(DataSearcher):
         from ..space.mlp import MLPSpace
 
         name = type(self).__name__
-        for param in ("n_steps", "n_neighbours", "n_morphs", "child_epochs"):
-            check_number(name, param, getattr(self, param), 1, math.inf, integer=True)
-        check_number(name, "initial_epochs", self.initial_epochs, 1, math.inf, integer=True, none=True)
-        check_number(name, "widen_factor", self.widen_factor, 1.0, math.inf, low_open=True, high_open=True)
-        check_number(name, "time_share", self.time_share, 0.0, 1.0, low_open=True)
         arch = self._arch_space()
         if not isinstance(arch, MLPSpace):
             raise ValueError(

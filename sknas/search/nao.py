@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from .base import Candidate, Searcher, draw_new, result_score
@@ -114,6 +114,20 @@ class NAOSearch(Searcher):
     Search." NeurIPS 2020 (unlabelled architectures in the autoencoder).
     """
 
+    _parameter_constraints: dict = {
+        "n_initial": [Interval(Integral, 2, None, closed="left")],
+        "n_seeds": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "n_levels": [Interval(Integral, 2, None, closed="left")],
+        "train_steps": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "trade_off": [Interval(Real, 0, 1, closed="neither")],
+        "step_size": [Interval(Real, 0, None, closed="neither")],
+        "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "n_unlabelled": [Interval(Integral, 0, None, closed="left")],
+        "random_fraction": [Interval(Real, 0, 1, closed="both")],
+    }
+
     def __init__(self, n_initial=8, n_seeds=5, hidden_size=32, n_levels=5, train_steps=100, lr=0.005,
                  trade_off=0.8, step_size=1.0, max_steps=12, n_unlabelled=64, random_fraction=0.1):
         self.n_initial = n_initial
@@ -130,20 +144,6 @@ class NAOSearch(Searcher):
 
     # -- setup -----------------------------------------------------------------------
     def _setup(self):
-        name = type(self).__name__
-        for param, low in (("n_initial", 2), ("n_seeds", 1), ("hidden_size", 1), ("n_levels", 2),
-                           ("train_steps", 1), ("max_steps", 1), ("n_unlabelled", 0)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name}: {param} must be an int >= {low}. Got {value!r} instead.")
-        for param, low, high in (("lr", 0.0, math.inf), ("trade_off", 0.0, 1.0), ("step_size", 0.0, math.inf)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low < value < high:
-                raise ValueError(f"{name}: {param} must be a float in ({low}, {high}). Got {value!r} instead.")
-        rate = self.random_fraction
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate <= 1.0:
-            raise ValueError(f"{name}: random_fraction must be a float in [0, 1]. Got {rate!r} instead.")
-
         params = {p.name: p for p in self.space_.params}
         # Plain (name, choices) tuples: they pickle, where Decision does not.
         self._decisions = [(d.name, tuple(d.choices)) for d in self.space_.decisions(int(self.n_levels))]

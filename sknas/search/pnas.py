@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from collections import deque
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..space.genotype import Genotype
 from ..space.params import Categorical
@@ -116,6 +117,15 @@ class PNASSearch(Searcher):
     "Progressive Neural Architecture Search." ECCV 2018.
     """
 
+    _parameter_constraints: dict = {
+        "beam_size": [Interval(Integral, 1, None, closed="left")],
+        "predictor": [StrOptions(set(_PREDICTORS))],
+        "min_results": [Interval(Integral, 2, None, closed="left")],
+        "max_pool": [Interval(Integral, 1, None, closed="left")],
+        "context_mutation": [Interval(Real, 0, 1, closed="both")],
+        "n_mutations": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, beam_size=8, predictor="forest", min_results=3, max_pool=3000, context_mutation=0.2,
                  n_mutations=16):
         self.beam_size = beam_size
@@ -127,16 +137,6 @@ class PNASSearch(Searcher):
 
     # -- setup -----------------------------------------------------------------------
     def _setup(self):
-        name = type(self).__name__
-        for param, low in (("beam_size", 1), ("min_results", 2), ("max_pool", 1), ("n_mutations", 1)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name}: {param} must be an int >= {low}. Got {value!r} instead.")
-        if self.predictor not in _PREDICTORS:
-            raise ValueError(f"{name}: predictor must be one of {_PREDICTORS}. Got {self.predictor!r} instead.")
-        rate = self.context_mutation
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate <= 1.0:
-            raise ValueError(f"{name}: context_mutation must be a float in [0, 1]. Got {rate!r} instead.")
         self._cell = _cell_layout(self.space_)
         self.cell_mode_ = self._cell is not None
         self.stage_ = 0

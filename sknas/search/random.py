@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval
+
 from .base import Candidate, Searcher
 
 __all__ = ["RandomSearch"]
@@ -24,6 +28,8 @@ class RandomSearch(Searcher):
     Bergstra, Bengio. "Random Search for Hyper-Parameter Optimization." JMLR 2012.
     Li, Talwalkar. "Random Search and Reproducibility for Neural Architecture Search." UAI 2019.
     """
+
+    _parameter_constraints: dict = {"max_redraws": [Interval(Integral, 0, None, closed="left")]}
 
     def __init__(self, max_redraws=20):
         self.max_redraws = max_redraws

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections import deque
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from .base import Candidate, Searcher, result_score
@@ -87,6 +87,14 @@ class ReinforceSearch(Searcher):
     Connectionist Reinforcement Learning." Machine Learning 1992.
     """
 
+    _parameter_constraints: dict = {
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "entropy_weight": [Interval(Real, 0, None, closed="left")],
+        "baseline_decay": [Interval(Real, 0, 1, closed="left")],
+        "n_levels": [Interval(Integral, 2, None, closed="left")],
+    }
+
     def __init__(self, hidden_size=32, lr=0.01, entropy_weight=0.01, baseline_decay=0.9, n_levels=5):
         self.hidden_size = hidden_size
         self.lr = lr
@@ -95,20 +103,6 @@ class ReinforceSearch(Searcher):
         self.n_levels = n_levels
 
     def _setup(self):
-        name = type(self).__name__
-        for param, low in (("hidden_size", 1), ("n_levels", 2)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name}: {param} must be an int >= {low}. Got {value!r} instead.")
-        for param, low, high, closed in (("lr", 0.0, math.inf, False), ("entropy_weight", 0.0, math.inf, True),
-                                         ("baseline_decay", 0.0, 1.0, True)):
-            value = getattr(self, param)
-            ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-            ok = ok and (low <= value if closed else low < value) and value < high
-            if not ok:
-                bounds = f"[{low}, {high})" if closed else f"({low}, {high})"
-                raise ValueError(f"{name}: {param} must be a float in {bounds}. Got {value!r} instead.")
-
         # Plain (name, choices) tuples: they pickle, where Decision does not.
         self._decisions = [(d.name, tuple(d.choices)) for d in self.space_.decisions(int(self.n_levels))]
         seed = int(self.rng_.integers(2**63 - 1))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral
 
 import numpy as np
 from scipy.stats import norm
 from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .base import Candidate, Searcher, draw_new, result_score
 
@@ -73,18 +74,18 @@ class SMBOSearch(Searcher):
     Black-Box Functions." J. Global Optimization 1998 (expected improvement).
     """
 
+    _parameter_constraints: dict = {
+        "n_initial": [Interval(Integral, 2, None, closed="left")],
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+        "predictor": [StrOptions({"forest", "extra_trees"}), HasMethods(["fit", "predict"])],
+    }
+
     def __init__(self, n_initial=8, n_candidates=500, predictor="forest"):
         self.n_initial = n_initial
         self.n_candidates = n_candidates
         self.predictor = predictor
 
     def _setup(self):
-        name = type(self).__name__
-        for param, low in (("n_initial", 2), ("n_candidates", 1)):
-            value = getattr(self, param)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name}: {param} must be an int >= {low}. Got {value!r} instead.")
-        self._make_model()  # validates `predictor`
         self.model_ = None
         self._genotypes, self._scores = [], []  # one row per result; failed rows have score None
         self._proposed = set()
@@ -93,18 +94,11 @@ class SMBOSearch(Searcher):
     def _make_model(self):
         from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
-        predictor = self.predictor
-        if isinstance(predictor, str):
-            if predictor == "forest":
-                return RandomForestRegressor(n_estimators=50, min_samples_split=3, max_features=0.8)
-            if predictor == "extra_trees":
-                return ExtraTreesRegressor(n_estimators=50, min_samples_split=3, bootstrap=True)
-        elif hasattr(predictor, "fit") and hasattr(predictor, "predict"):
-            return clone(predictor)
-        raise ValueError(
-            f"{type(self).__name__}: predictor must be 'forest', 'extra_trees' or an sklearn "
-            f"regressor. Got {predictor!r} instead."
-        )
+        if self.predictor == "forest":
+            return RandomForestRegressor(n_estimators=50, min_samples_split=3, max_features=0.8)
+        if self.predictor == "extra_trees":
+            return ExtraTreesRegressor(n_estimators=50, min_samples_split=3, bootstrap=True)
+        return clone(self.predictor)
 
     def _ask(self, n):
         successes = [s for s in self._scores if s is not None]

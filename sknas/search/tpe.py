@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval
 
 from .base import Candidate, Searcher, result_score
 
@@ -54,6 +57,12 @@ class TPESearch(Searcher):
     Bergstra, Yamins, Cox. "Making a Science of Model Search: Hyperparameter
     Optimization in Hundreds of Dimensions for Vision Architectures." ICML 2013.
     """
+
+    _parameter_constraints: dict = {
+        "n_startup_jobs": [Interval(Integral, 0, None, closed="left")],
+        "n_ei_candidates": [Interval(Integral, 1, None, closed="left")],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, n_startup_jobs=8, n_ei_candidates=24, gamma=0.25):
         self.n_startup_jobs = n_startup_jobs

@@ -133,3 +133,32 @@ def test_unreadable_values_at_transform_are_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnparsedValueWarning)
         cleaner.transform(train)
+
+
+def test_the_output_plan_says_where_every_output_column_comes_from():
+    X = pd.DataFrame({
+        "x": [1.5, 2.0, np.nan, 4.0] * 10,
+        "constant": [7.0] * 40,
+        "when": pd.date_range("2020-01-01", periods=40, freq="37h"),
+        "colour": ["red", "green", "blue", None] * 10,
+    })
+    cleaner = TableCleaner(datetime_parts=("year", "dayofweek")).fit(X)
+    plan = cleaner.get_output_plan()
+    assert [c.name for c in plan] == cleaner.feature_names_out_
+    assert [tuple(c) for c in plan] == [("x", "x", 0, "numeric", None),
+                                        ("when__dayofweek", "when", 2, "datetime", "dayofweek"),
+                                        ("colour", "colour", 3, "categorical", None)]  # year is constant: removed
+    assert plan[1].part == "dayofweek" and plan[2].position == 3
+    with pytest.raises(Exception, match="not fitted"):
+        TableCleaner().get_output_plan()
+
+
+def test_as_number_reads_a_column_as_its_kind_reads_it():
+    assert np.array_equal(TableCleaner.as_number(pd.Series(["1.5", None, "x", 2]), "numeric"),
+                          [1.5, np.nan, np.nan, 2.0], equal_nan=True)
+    assert np.array_equal(TableCleaner.as_number(pd.Series(["yes", "No", None]), "boolean"),
+                          [1.0, 0.0, np.nan], equal_nan=True)
+    dates = TableCleaner.as_number(pd.Series(["1970-01-02T00:00:01", None]), "datetime")
+    assert np.array_equal(dates, [86401.0, np.nan], equal_nan=True)
+    with pytest.raises(ValueError, match="kind must be"):
+        TableCleaner.as_number(pd.Series(["a"]), "categorical")

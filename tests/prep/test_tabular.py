@@ -102,3 +102,13 @@ def test_bad_options_are_named():
         TabularPreprocessor(encoder="hash").fit(messy_frame())
     with pytest.raises(ValueError, match="scaler must be one of"):
         TabularPreprocessor(scaler="minmax").fit(messy_frame())
+
+
+def test_a_missing_category_is_encoded_as_the_missing_level():
+    from sknas.prep.tabular import MISSING_LEVEL
+
+    frame = pd.DataFrame({"colour": ["red", None, "blue", "red"] * 5})
+    prep = TabularPreprocessor(encoder="ordinal").fit(frame)
+    levels = prep.column_transformer_.transformers_[0][1]
+    encoder = levels.steps[0][1] if hasattr(levels, "steps") else levels
+    assert MISSING_LEVEL in list(encoder.categories_[0])

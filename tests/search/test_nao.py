@@ -105,9 +105,9 @@ def test_leaves_global_torch_state_alone():
 
 
 def test_bad_parameters_are_named():
-    with pytest.raises(ValueError, match="trade_off"):
+    with pytest.raises(ValueError, match=r"'trade_off' parameter of NAOSearch must be a float in the range \(0.0, 1"):
         NAOSearch(trade_off=1.0).setup(ToySpace(), 0)
-    with pytest.raises(ValueError, match="n_initial"):
+    with pytest.raises(ValueError, match=r"'n_initial' parameter of NAOSearch must be an int in the range \[2, inf\)"):
         NAOSearch(n_initial=1).setup(ToySpace(), 0)
 
 

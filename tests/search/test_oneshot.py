@@ -201,9 +201,9 @@ def test_without_data_or_with_a_space_without_supernet_the_error_says_why():
                                       TrainingSpace()), 0)
     with pytest.raises(ValueError, match="mlp space"):
         MorphismSearch().setup(space, 0)
-    with pytest.raises(ValueError, match="order"):
+    with pytest.raises(ValueError, match="The 'order' parameter of DARTSSearch must be a str among"):
         DARTSSearch(order="third").setup(space, 0)
-    with pytest.raises(ValueError, match="tau_min"):
+    with pytest.raises(ValueError, match="The 'tau_min' parameter of GDASSearch must be at most tau_max=10.0"):
         GDASSearch(tau_min=20.0).setup(space, 0)
 
 

@@ -417,7 +417,7 @@ def test_hyperband_takes_its_maximum_fidelity_from_the_runner():
     searcher = Hyperband(max_epochs=9, fidelity="data_fraction").setup(ToySpace(), 0)
     batch = searcher.ask(9)
     assert all(c.epochs is None and c.data_fraction == pytest.approx(1 / 9) for c in batch)
-    with pytest.raises(ValueError, match="min_epochs"):
+    with pytest.raises(ValueError, match="The 'max_epochs' parameter of Hyperband must be an int >= min_epochs=10"):
         Hyperband(min_epochs=10, max_epochs=9).setup(ToySpace(), 0)
 
 

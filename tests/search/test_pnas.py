@@ -134,11 +134,11 @@ def test_degrades_to_a_beam_search_on_other_spaces():
 
 
 def test_bad_parameters_are_named():
-    with pytest.raises(ValueError, match="beam_size"):
+    with pytest.raises(ValueError, match="The 'beam_size' parameter of PNASSearch"):
         PNASSearch(beam_size=0).setup(CellSpace(), 0)
-    with pytest.raises(ValueError, match="predictor"):
+    with pytest.raises(ValueError, match="The 'predictor' parameter of PNASSearch must be a str among"):
         PNASSearch(predictor="gp").setup(CellSpace(), 0)
-    with pytest.raises(ValueError, match="context_mutation"):
+    with pytest.raises(ValueError, match="The 'context_mutation' parameter of PNASSearch"):
         PNASSearch(context_mutation=2.0).setup(CellSpace(), 0)
 
 

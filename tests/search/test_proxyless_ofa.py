@@ -97,9 +97,9 @@ def test_bad_parameters_and_spaces_are_named():
     for searcher in (ProxylessSearch(), OFASearch()):
         with pytest.raises(ValueError, match="mlp space"):
             searcher.setup(cell, 0)
-    with pytest.raises(ValueError, match="latency_weight"):
+    with pytest.raises(ValueError, match=r"'latency_weight' parameter of ProxylessSearch must be a float in"):
         ProxylessSearch(latency_weight=-1.0).setup(SPACE, 0)
-    with pytest.raises(ValueError, match="max_params"):
+    with pytest.raises(ValueError, match="The 'max_params' parameter of OFASearch must be"):
         OFASearch(max_params=0).setup(SPACE, 0)
     with pytest.raises(RuntimeError, match="subnet_for"):
         OFASearch().setup(SPACE, 0).subnet_for(10_000)

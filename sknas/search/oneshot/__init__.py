@@ -47,14 +47,15 @@ once the derived genotype exists; ``alphas_`` (the final logits) and
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import traceback
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import Interval
 
 from ...evaluation.trial import TrialResult
 from ...space.genotype import Genotype
@@ -243,22 +244,6 @@ def inherited_trial(evaluator, space, genotype, module, data, epochs=0, deadline
     return Pipeline([("preprocessing", data.prep), ("net", net)]), result
 
 
-def check_number(owner, name, value, low, high, *, integer=False, low_open=False, high_open=False, none=False):
-    """Validate one searcher parameter; the error names it and ends with "Got ... instead."."""
-    if none and value is None:
-        return
-    kind = numbers.Integral if integer else numbers.Real
-    ok = not isinstance(value, bool) and isinstance(value, kind) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        bounds = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        what = "an int" if integer else "a number"
-        raise ValueError(
-            f"{owner}: {name} must be {what} in {bounds}{' or None' if none else ''}. Got {value!r} instead."
-        )
-
-
 class DataSearcher(Searcher):
     """Base of the searchers that train networks themselves on the runner's data (``needs_data = True``).
 
@@ -324,6 +309,16 @@ class OneShotSearcher(DataSearcher):
 
     DEFAULT_EPOCHS = 50
 
+    #: The common parameters; each subclass adds its own (``{**OneShotSearcher._parameter_constraints, ...}``).
+    _parameter_constraints: dict = {
+        "epochs": [Interval(Integral, 1, None, closed="left"), None],
+        "time_share": [Interval(Real, 0, 1, closed="right")],
+        "arch_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "one_stage": ["boolean"],
+        "supernet_options": [dict, None],
+    }
+
     def _set_common_params(self, epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options):
         """Store the common parameters (for the subclasses' ``__init__``, which list them)."""
         self.epochs = epochs
@@ -336,16 +331,6 @@ class OneShotSearcher(DataSearcher):
     # -- setup and validation ------------------------------------------------------------
     def _setup(self):
         name = type(self).__name__
-        check_number(name, "epochs", self.epochs, 1, math.inf, integer=True, none=True)
-        check_number(name, "time_share", self.time_share, 0.0, 1.0, low_open=True)
-        check_number(name, "arch_fraction", self.arch_fraction, 0.0, 1.0, low_open=True, high_open=True)
-        check_number(name, "batch_size", self.batch_size, 2, math.inf, integer=True)
-        if not isinstance(self.one_stage, bool):
-            raise ValueError(f"{name}: one_stage must be a bool. Got {self.one_stage!r} instead.")
-        if self.supernet_options is not None and not isinstance(self.supernet_options, dict):
-            raise ValueError(
-                f"{name}: supernet_options must be None or a dict. Got {self.supernet_options!r} instead."
-            )
         self._check_params()
         arch = self._arch_space()
         if not hasattr(arch, "supernet") or not hasattr(arch, "derive"):
@@ -359,7 +344,7 @@ class OneShotSearcher(DataSearcher):
         self._searched = False
 
     def _check_params(self):
-        pass
+        """What ``_parameter_constraints`` cannot say: a parameter against another, or against the space."""
 
     def _joint(self, arch_genotype):
         """The full genotype: ``arch_genotype`` plus the base genotype's other decisions."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import OneShotSearcher, check_number, epoch_batches, weight_step
+from . import OneShotSearcher, epoch_batches, weight_step
 
 __all__ = ["DARTSSearch", "count_skips"]
 
@@ -110,6 +112,17 @@ class DARTSSearch(OneShotSearcher):
 
     MODE = "softmax"
 
+    _parameter_constraints: dict = {
+        **OneShotSearcher._parameter_constraints,
+        "order": [StrOptions({"first", "second"})],
+        "arch_lr": [Interval(Real, 0, None, closed="neither")],
+        "arch_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "early_stop_skips": [Interval(Integral, 1, None, closed="left"), None],
+        "skip_dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_skips": [Interval(Integral, 0, None, closed="left"), None],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+    }
+
     def __init__(self, order="first", arch_lr=3e-3, arch_weight_decay=1e-3, early_stop_skips=None,
                  skip_dropout=0.0, max_skips=None, warmup_epochs=0, epochs=None, time_share=0.5,
                  arch_fraction=0.5, batch_size=64, one_stage=False, supernet_options=None):
@@ -121,17 +134,6 @@ class DARTSSearch(OneShotSearcher):
         self.max_skips = max_skips
         self.warmup_epochs = warmup_epochs
         self._set_common_params(epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options)
-
-    def _check_params(self):
-        name = type(self).__name__
-        if self.order not in ("first", "second"):
-            raise ValueError(f"{name}: order must be 'first' or 'second'. Got {self.order!r} instead.")
-        check_number(name, "arch_lr", self.arch_lr, 0.0, math.inf, low_open=True, high_open=True)
-        check_number(name, "arch_weight_decay", self.arch_weight_decay, 0.0, math.inf, high_open=True)
-        check_number(name, "early_stop_skips", self.early_stop_skips, 1, math.inf, integer=True, none=True)
-        check_number(name, "skip_dropout", self.skip_dropout, 0.0, 1.0, high_open=True)
-        check_number(name, "max_skips", self.max_skips, 0, math.inf, integer=True, none=True)
-        check_number(name, "warmup_epochs", self.warmup_epochs, 0, math.inf, integer=True)
 
     def _setup(self):
         super()._setup()

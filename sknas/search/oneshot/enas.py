@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 
 from ..reinforce import _Controller
-from . import OneShotSearcher, check_number, epoch_batches, weight_step
+from . import OneShotSearcher, epoch_batches, weight_step
 
 __all__ = ["ENASSearch"]
 
@@ -82,6 +84,16 @@ class ENASSearch(OneShotSearcher):
     #: rows of the architecture share a reward is computed on
     REWARD_BATCH = 256
 
+    _parameter_constraints: dict = {
+        **OneShotSearcher._parameter_constraints,
+        "controller_hidden": [Interval(Integral, 1, None, closed="left")],
+        "controller_lr": [Interval(Real, 0, None, closed="neither")],
+        "controller_steps": [Interval(Integral, 0, None, closed="left")],
+        "entropy_weight": [Interval(Real, 0, None, closed="left")],
+        "baseline_decay": [Interval(Real, 0, 1, closed="left")],
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, controller_hidden=32, controller_lr=5e-3, controller_steps=20, entropy_weight=1e-3,
                  baseline_decay=0.95, n_candidates=10, epochs=None, time_share=0.5, arch_fraction=0.5,
                  batch_size=64, one_stage=False, supernet_options=None):
@@ -92,15 +104,6 @@ class ENASSearch(OneShotSearcher):
         self.baseline_decay = baseline_decay
         self.n_candidates = n_candidates
         self._set_common_params(epochs, time_share, arch_fraction, batch_size, one_stage, supernet_options)
-
-    def _check_params(self):
-        name = type(self).__name__
-        check_number(name, "controller_hidden", self.controller_hidden, 1, math.inf, integer=True)
-        check_number(name, "controller_lr", self.controller_lr, 0.0, math.inf, low_open=True, high_open=True)
-        check_number(name, "controller_steps", self.controller_steps, 0, math.inf, integer=True)
-        check_number(name, "entropy_weight", self.entropy_weight, 0.0, math.inf, high_open=True)
-        check_number(name, "baseline_decay", self.baseline_decay, 0.0, 1.0, high_open=True)
-        check_number(name, "n_candidates", self.n_candidates, 1, math.inf, integer=True)
 
     def _setup(self):
         super()._setup()

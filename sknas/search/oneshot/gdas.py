@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
+from numbers import Real
 
-from . import check_number
+from sklearn.utils._param_validation import Interval
+
 from .darts import DARTSSearch
 
 __all__ = ["GDASSearch"]
@@ -48,6 +49,12 @@ class GDASSearch(DARTSSearch):
 
     MODE = "gumbel"
 
+    _parameter_constraints: dict = {
+        **{k: v for k, v in DARTSSearch._parameter_constraints.items() if k != "order"},
+        "tau_max": [Interval(Real, 0, None, closed="neither")],
+        "tau_min": [Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(self, tau_max=10.0, tau_min=0.1, arch_lr=3e-3, arch_weight_decay=1e-3, early_stop_skips=None,
                  skip_dropout=0.0, max_skips=None, warmup_epochs=0, epochs=None, time_share=0.5,
                  arch_fraction=0.5, batch_size=64, one_stage=False, supernet_options=None):
@@ -66,9 +73,11 @@ class GDASSearch(DARTSSearch):
 
     def _check_params(self):
         super()._check_params()
-        name = type(self).__name__
-        check_number(name, "tau_max", self.tau_max, 0.0, math.inf, low_open=True, high_open=True)
-        check_number(name, "tau_min", self.tau_min, 0.0, self.tau_max, low_open=True)
+        if self.tau_min > self.tau_max:
+            raise ValueError(
+                f"The 'tau_min' parameter of {type(self).__name__} must be at most tau_max={self.tau_max!r}. "
+                f"Got {self.tau_min!r} instead."
+            )
 
     def _prepare_mode(self, supernet, epoch, epochs):
         share = epoch / (epochs - 1) if epochs > 1 else 1.0

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
+from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
 from . import (
     OneShotSearcher,
     check_loss,
-    check_number,
     epoch_batches,
     inherited_trial,
     weight_update,
@@ -107,6 +107,15 @@ class OFASearch(OneShotSearcher):
     Techniques." ICCV 2019 (the sandwich rule).
     """
 
+    _parameter_constraints: dict = {
+        **OneShotSearcher._parameter_constraints,
+        "max_params": [Interval(Integral, 1, None, closed="left"), None],
+        "n_random": [Interval(Integral, 0, None, closed="left")],
+        "population": [Interval(Integral, 1, None, closed="left")],
+        "n_generations": [Interval(Integral, 0, None, closed="left")],
+        "n_children": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, max_params=None, n_random=2, population=32, n_generations=4, n_children=16, epochs=None,
                  time_share=0.5, arch_fraction=0.3, batch_size=64, one_stage=False, supernet_options=None):
         self.max_params = max_params
@@ -118,11 +127,6 @@ class OFASearch(OneShotSearcher):
 
     def _check_params(self):
         name = type(self).__name__
-        check_number(name, "max_params", self.max_params, 1, math.inf, integer=True, none=True)
-        check_number(name, "n_random", self.n_random, 0, math.inf, integer=True)
-        check_number(name, "population", self.population, 1, math.inf, integer=True)
-        check_number(name, "n_generations", self.n_generations, 0, math.inf, integer=True)
-        check_number(name, "n_children", self.n_children, 1, math.inf, integer=True)
         if not hasattr(self._arch_space(), "blocks"):
             raise ValueError(
                 f"{name} needs the mlp space's supernet (dense blocks) as its elastic network: space='mlp' or "
@@ -316,7 +320,8 @@ class OFASearch(OneShotSearcher):
                 "OFASearch.subnet_for needs the trained supernet and its data: call it after the search "
                 "(the first ask) in the same process; a pickled searcher keeps no data."
             )
-        check_number("OFASearch.subnet_for", "max_params", max_params, 1, math.inf, integer=True, none=True)
+        validate_parameter_constraints({"max_params": self._parameter_constraints["max_params"]},
+                                       {"max_params": max_params}, caller_name="OFASearch.subnet_for")
         data = self._prepared
         ranked = self._rank(max_params, [self._seed, 0 if max_params is None else int(max_params)])
         best = ranked[0]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 
-from . import OneShotSearcher, check_number, epoch_batches, weight_step
+from . import OneShotSearcher, epoch_batches, weight_step
 
 __all__ = ["ProxylessSearch", "latency_table"]
 
@@ -134,6 +135,15 @@ class ProxylessSearch(OneShotSearcher):
     Connectionist Reinforcement Learning." Machine Learning 1992.
     """
 
+    _parameter_constraints: dict = {
+        **OneShotSearcher._parameter_constraints,
+        "latency_weight": [Interval(Real, 0, None, closed="left")],
+        "latency_batch": [Interval(Integral, 1, None, closed="left")],
+        "arch_lr": [Interval(Real, 0, None, closed="neither")],
+        "baseline_decay": [Interval(Real, 0, 1, closed="left")],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+    }
+
     def __init__(self, latency_weight=0.1, latency_batch=256, arch_lr=1e-2, baseline_decay=0.95, warmup_epochs=0,
                  epochs=None, time_share=0.5, arch_fraction=0.5, batch_size=64, one_stage=False,
                  supernet_options=None):
@@ -146,11 +156,6 @@ class ProxylessSearch(OneShotSearcher):
 
     def _check_params(self):
         name = type(self).__name__
-        check_number(name, "latency_weight", self.latency_weight, 0.0, math.inf, high_open=True)
-        check_number(name, "latency_batch", self.latency_batch, 1, math.inf, integer=True)
-        check_number(name, "arch_lr", self.arch_lr, 0.0, math.inf, low_open=True, high_open=True)
-        check_number(name, "baseline_decay", self.baseline_decay, 0.0, 1.0, high_open=True)
-        check_number(name, "warmup_epochs", self.warmup_epochs, 0, math.inf, integer=True)
         if not hasattr(self._arch_space(), "blocks"):
             raise ValueError(
                 f"{name} needs the mlp space's supernet (dense blocks): space='mlp' or an MLPSpace. "

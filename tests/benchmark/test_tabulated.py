@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestRegressor
 
-from sknas.evaluation.tabulated import (
+from sknas.benchmark.tabulated import (
     CURVES, DEFAULT_TABLE, TabularBenchmark, TabularBenchSpace, digits_split, enumerate_genotypes,
     load_table, regret_at, train_learning_curve,
 )

@@ -43,13 +43,13 @@ import torch
 from sklearn.base import clone
 from skorch.callbacks import Callback
 
+from ..evaluation.trainer import make_net, torch_threads
+from ..evaluation.trial import TrialResult
 from ..nn.builders import DenseDAG, count_parameters
-from ..search.base import Candidate, result_score
+from ..search.base import Candidate, make_searcher, result_score
 from ..space.base import SearchSpace
 from ..space.genotype import Genotype
 from ..space.params import Categorical
-from .trainer import make_net, torch_threads
-from .trial import TrialResult
 
 __all__ = [
     "DEFAULT_TABLE", "TabularBenchSpace", "TabularBenchmark", "digits_split", "enumerate_genotypes",
@@ -397,7 +397,7 @@ class TabularBenchmark:
 
     Examples
     --------
-    >>> from sknas.evaluation.tabulated import TabularBenchmark
+    >>> from sknas.benchmark.tabulated import TabularBenchmark
     >>> from sknas.search.evolution import RegularizedEvolution
     >>> bench = TabularBenchmark()
     >>> run = bench.simulate(RegularizedEvolution(), max_trials=50, seed=0)
@@ -567,8 +567,6 @@ class TabularBenchmark:
             the incumbent's genotype) and ``regret``; plus the scalar
             ``optimum`` and the fitted ``searcher``.
         """
-        from ..search.base import make_searcher
-
         if budget_seconds is None and max_trials is None:
             raise ValueError("TabularBenchmark.simulate: give budget_seconds, max_trials or both.")
         if budget_seconds is not None and not (isinstance(budget_seconds, (int, float)) and budget_seconds > 0):

@@ -1,0 +1,285 @@
+"""Held-out quality on real tables (``../shared/meta``), raw frames as a user has them.
+
+Each table is split 75/25 (stratified for classification, ``random_state``
+= the split number); every model is fit on the training part as it comes
+(strings, missing values, constant columns) and scored on the test part:
+accuracy (classification) or R^2 (regression), and log loss for
+classifiers. Models, each on one core:
+
+- ``sknas``: the defaults at ``--time-budget`` (``ensemble_size="auto"``:
+  bags of fold models and a Caruana ensemble);
+- ``sknas single``: ``ensemble_size=1`` (the single best trial: its bag
+  under 1,000 rows, the refit winner above);
+- ``sknas before``: the defaults of another checkout (``--before PATH``,
+  e.g. a ``git worktree`` of an earlier commit), for a before/after table;
+- ``HistGradientBoosting`` (categorical columns as categories), and, when
+  installed, ``LightGBM`` and ``CatBoost`` defaults;
+- ``MLP``: sklearn's MLP after imputation, scaling and one-hot encoding.
+
+sknas fits run in a subprocess each (the checkout on its ``PYTHONPATH``), so
+two of them side by side (``--n-jobs 2``) each get one core, as the
+baselines do (``OMP_NUM_THREADS=1``, ``n_jobs=1``).
+
+Mean rank is over every (table, split), 1 = best; failed fits rank last.
+Tables are described by kind: small (< 1,000 rows, cross-validated by sknas)
+or large, numeric or mixed (string columns), binary, multiclass or
+regression.
+
+    python benchmarks/bench_quality_real.py --time-budget 60 --splits 1 --tables 12 --n-jobs 2 \\
+        [--before ../wt-before] [--models sknas "sknas single" HistGradientBoosting]
+
+Writes benchmarks/results/quality_real.md and quality_real.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from joblib import Parallel, delayed  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+META = ROOT.parent / "shared" / "meta"
+
+#: A fixed, spread selection of tables (task, size, string columns), in the order they are taken by --tables N.
+DEFAULT_TABLES = [
+    "penguins", "boston_housing", "mroz_lfp", "pbc_status", "titanic", "wage2_earnings", "hawks_species",
+    "sat_quantitative", "breast_biopsy", "galton_height", "commute_mode", "jobs_depression", "pima_diabetes",
+    "windsor_house_price", "vote92", "quakes_magnitude", "help_substance", "gestation_birth_weight",
+    "fishing_mode", "nc_birth_weight", "medpar_died", "saratoga_house_price", "gunnels", "beps_vote",
+    "loan_approval", "gapminder_life_exp", "contraception_use", "forbes2000_market_value", "wells_switch",
+    "chile_vote", "spam7", "kershaw_pitch_type", "london_exam", "arrests_released", "computer_price",
+]
+
+SKNAS_MODELS = ("sknas", "sknas single", "sknas before")
+BASELINES = ("HistGradientBoosting", "LightGBM", "CatBoost", "MLP")
+
+_SKNAS_FIT = r"""
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from load import load
+from sklearn.model_selection import train_test_split
+from sknas import AutoNASClassifier, AutoNASRegressor
+name, split, budget, params = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5])
+X, y, task = load(name)
+classification = task != "regression"
+X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=split,
+                                          stratify=y if classification else None)
+cls = AutoNASClassifier if classification else AutoNASRegressor
+model = cls(time_budget=budget, random_state=split, **params)
+start = time.time()
+model.fit(X_tr, y_tr)
+fit_time = time.time() - start
+out = {"score": float(model.score(X_te, y_te)), "fit_time": fit_time, "n_trials": int(model.n_trials_),
+       "refit": bool(model.refit_), "ensemble_members": len(getattr(model, "ensemble_members_", []) or [])
+       if model.ensemble_ is not None else 0}
+if classification:
+    from sklearn.metrics import log_loss
+    out["log_loss"] = float(log_loss(y_te, model.predict_proba(X_te), labels=model.classes_))
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _split(name, split):
+    from sklearn.model_selection import train_test_split
+
+    sys.path.insert(0, str(META))
+    from load import load
+
+    X, y, task = load(name)
+    classification = task != "regression"
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=split,
+                                              stratify=y if classification else None)
+    return X_tr, X_te, y_tr, y_te, task
+
+
+def _categorical(X):
+    return [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+
+
+def _as_categories(X_tr, X_te):
+    cats = _categorical(X_tr)
+    X_tr, X_te = X_tr.copy(), X_te.copy()
+    for c in cats:
+        levels = pd.Index(X_tr[c].dropna().astype(str).unique())
+        X_tr[c] = pd.Categorical(X_tr[c].astype(str).where(X_tr[c].notna()), categories=levels)
+        X_te[c] = pd.Categorical(X_te[c].astype(str).where(X_te[c].notna()), categories=levels)
+    for c in X_tr.columns:
+        if c not in cats and X_tr[c].dtype == bool:
+            X_tr[c], X_te[c] = X_tr[c].astype(float), X_te[c].astype(float)
+    return X_tr, X_te, cats
+
+
+def _baseline(model_name, classification, seed, cats):
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if model_name == "HistGradientBoosting":
+        cls = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
+        return cls(random_state=seed, categorical_features="from_dtype")
+    if model_name == "LightGBM":
+        import lightgbm
+
+        cls = lightgbm.LGBMClassifier if classification else lightgbm.LGBMRegressor
+        return cls(random_state=seed, verbose=-1, n_jobs=1)
+    if model_name == "CatBoost":
+        import catboost
+
+        cls = catboost.CatBoostClassifier if classification else catboost.CatBoostRegressor
+        return cls(random_seed=seed, verbose=0, thread_count=1, cat_features=cats or None, allow_writing_files=False)
+    if model_name == "MLP":
+        from sklearn.compose import make_column_selector
+
+        prep = make_column_transformer(
+            (make_pipeline(SimpleImputer(), StandardScaler()), make_column_selector(dtype_include="number")),
+            (make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+             make_column_selector(dtype_include="category")),
+        )
+        cls = MLPClassifier if classification else MLPRegressor
+        return make_pipeline(prep, cls(random_state=seed, max_iter=1000, early_stopping=True))
+    raise ValueError(model_name)
+
+
+def fit_one(name, split, model_name, args):
+    warnings.filterwarnings("ignore")
+    row = {"dataset": name, "split": split, "model": model_name, "score": float("nan"), "log_loss": float("nan"),
+           "fit_time": float("nan"), "error": ""}
+    start = time.time()
+    try:
+        if model_name in SKNAS_MODELS:
+            checkout = Path(args.before).resolve() if model_name == "sknas before" else ROOT
+            params = {"ensemble_size": 1} if model_name == "sknas single" else {}
+            env = dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1")
+            proc = subprocess.run([sys.executable, "-c", _SKNAS_FIT, str(META), name, str(split),
+                                   str(args.time_budget), json.dumps(params)],
+                                  cwd="/tmp", env=env, capture_output=True, text=True,
+                                  timeout=10 * args.time_budget + 120)
+            lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+            if not lines:
+                raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no result")
+            row.update(json.loads(lines[-1][len("RESULT "):]))
+        else:
+            X_tr, X_te, y_tr, y_te, task = _split(name, split)
+            classification = task != "regression"
+            X_tr, X_te, cats = _as_categories(X_tr, X_te)
+            model = _baseline(model_name, classification, split, cats)
+            if model_name == "CatBoost" and cats:
+                X_tr, X_te = X_tr.copy(), X_te.copy()
+                for c in cats:
+                    X_tr[c] = X_tr[c].astype(object).where(X_tr[c].notna(), "<missing>").astype(str)
+                    X_te[c] = X_te[c].astype(object).where(X_te[c].notna(), "<missing>").astype(str)
+            model.fit(X_tr, y_tr)
+            row["fit_time"] = time.time() - start
+            row["score"] = float(model.score(X_te, y_te))
+            if classification:
+                from sklearn.metrics import log_loss
+
+                row["log_loss"] = float(log_loss(y_te, model.predict_proba(X_te), labels=model.classes_))
+    except Exception as exc:  # a failed fit is a row (ranked last), not a crashed benchmark
+        row["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        row["fit_time"] = time.time() - start
+    print(f"{name:24s} split {split} {model_name:22s} score {row['score']:.4f} fit {row['fit_time']:6.1f}s"
+          + (f"  {row['error']}" if row["error"] else ""), flush=True)
+    return row
+
+
+def _kinds(names):
+    sys.path.insert(0, str(META))
+    from load import _catalog
+
+    out = {}
+    for name in names:
+        info = _catalog()[name]
+        rows = int(info["n_rows"])
+        out[name] = {"size": "small (<1000)" if 0.75 * rows < 1000 else "large",
+                     "columns": "mixed" if int(info["n_categorical"]) > 0 else "numeric",
+                     "task": info["task"]}
+    return out
+
+
+def summarize(frame, args):
+    ranks = frame.groupby(["dataset", "split"])["score"].rank(ascending=False, na_option="bottom")
+    frame = frame.assign(rank=ranks)
+    kinds = _kinds(sorted(frame["dataset"].unique()))
+    table = frame.groupby("model").agg(mean_rank=("rank", "mean"), wins=("rank", lambda r: int((r == 1).sum())),
+                                       mean_score=("score", "mean"), mean_fit_s=("fit_time", "mean"),
+                                       failed=("score", lambda v: int(v.isna().sum())))
+    cls = frame[frame["log_loss"].notna() | frame["model"].isin(frame.loc[frame["log_loss"].notna(), "model"])]
+    cls = cls[cls["dataset"].map(lambda n: kinds[n]["task"] != "regression")]
+    if len(cls):
+        ll_rank = cls.groupby(["dataset", "split"])["log_loss"].rank(ascending=True, na_option="bottom")
+        table["log_loss_rank"] = cls.assign(r=ll_rank).groupby("model")["r"].mean()
+    over = frame[frame["model"].isin(SKNAS_MODELS)]
+    if len(over) and "n_trials" in over:
+        table["max_overrun_%"] = (100 * (over.groupby("model")["fit_time"].max() / args.time_budget - 1)).round(1)
+        table["mean_trials"] = over.groupby("model")["n_trials"].mean()
+    table = table.sort_values("mean_rank")
+    by_kind = []
+    for key in ("size", "columns", "task"):
+        col = frame["dataset"].map(lambda n, key=key: kinds[n][key])
+        by_kind.append(frame.assign(kind=col).pivot_table(index="model", columns="kind", values="rank",
+                                                          aggfunc="mean"))
+    by_kind = pd.concat(by_kind, axis=1).loc[table.index]
+    per_table = frame.pivot_table(index="dataset", columns="model", values="score", aggfunc="mean")
+    return table, by_kind, per_table
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--time-budget", type=float, default=60.0)
+    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--tables", default="30", help="a number (the first N of DEFAULT_TABLES) or comma-separated names")
+    parser.add_argument("--models", nargs="+", default=None)
+    parser.add_argument("--before", help="path of another sknas checkout: adds the 'sknas before' model")
+    parser.add_argument("--n-jobs", type=int, default=2, help="fits side by side (one core each)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality_real"))
+    args = parser.parse_args()
+    tables = DEFAULT_TABLES[:int(args.tables)] if args.tables.isdigit() else args.tables.split(",")
+    models = args.models or ["sknas", "sknas single"] + (["sknas before"] if args.before else []) + list(BASELINES)
+    available = []
+    for m in models:
+        if m in ("LightGBM", "CatBoost"):
+            try:
+                __import__(m.lower())
+            except ImportError:
+                print(f"{m} is not installed (pip install {m.lower()}): skipped")
+                continue
+        available.append(m)
+    tasks = [(name, split, m) for name in tables for split in range(args.splits) for m in available]
+    # the slow (sknas) fits first, so that the quick baselines fill the gaps at the end
+    tasks.sort(key=lambda t: t[2] not in SKNAS_MODELS)
+    rows = Parallel(n_jobs=args.n_jobs, backend="threading")(delayed(fit_one)(*t, args) for t in tasks)
+    frame = pd.DataFrame(rows)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out + ".csv", index=False)
+    table, by_kind, per_table = summarize(frame, args)
+    cmd = (f"python benchmarks/bench_quality_real.py --time-budget {args.time_budget:g} --splits {args.splits} "
+           f"--tables {args.tables} --n-jobs {args.n_jobs}" + (" --before PATH" if args.before else ""))
+    text = (f"# Quality on real tables\n\n`{cmd}`\n\n{len(tables)} tables of `../shared/meta` x {args.splits} "
+            f"split(s), 75/25, raw frames; 2-core machine, {args.n_jobs} fit(s) at a time, one core each. "
+            f"Score: accuracy or R^2; mean rank over every (table, split), 1 = best; log-loss rank over the "
+            f"classification tables.\n\n{table.to_markdown(floatfmt='.3f')}\n\n## Mean rank by kind of table\n\n"
+            f"{by_kind.to_markdown(floatfmt='.2f')}\n\n## Mean test score per table\n\n"
+            f"{per_table.to_markdown(floatfmt='.4f')}\n")
+    Path(args.out + ".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
