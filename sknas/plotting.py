@@ -183,7 +183,11 @@ def _mlp_nodes(g):
         skip = g.get(f"skip_{i}", "none") if i > 0 else "none"
         if skip not in ("none", None):
             skips.append((int(skip), i + 1))  # node skip -> block i's box (node i + 1)
-    boxes.append("linear head")
+    if g.get("wide"):  # Wide & Deep: a linear map of the input added to the head's output
+        skips.append((0, n_blocks + 1))
+        boxes.append("linear head\n+ wide (linear)")
+    else:
+        boxes.append("linear head" if n_blocks else "linear head\n(linear model)")
     return boxes, skips
 
 
@@ -205,8 +209,8 @@ def _split_genotype(genotype, space):
     if space is not None and hasattr(space, "arch_genotype"):
         arch = dict(space.arch_genotype(genotype))
         return arch, {k: v for k, v in g.items() if k not in arch}
-    if "width_0" in g:
-        keys = {k for k in g if k == "n_blocks" or k.split("_")[0] in ("width", "act", "norm", "dropout", "skip")}
+    if "width_0" in g or g.get("n_blocks") == 0:
+        keys = {k for k in g if k in ("n_blocks", "wide") or k.split("_")[0] in ("width", "act", "norm", "dropout", "skip")}
     elif "hidden_factor" in g:
         keys = {"n_blocks", "width", "hidden_factor", "norm", "act", "hidden_dropout", "residual_dropout"}
     else:
@@ -245,7 +249,7 @@ def plot_genotype(genotype, space=None, ax=None, show_other=True):
 
         return draw_genotype(space, genotype, ax=ax)
     arch, other = _split_genotype(genotype, space)
-    if "width_0" in arch:
+    if "width_0" in arch or arch.get("n_blocks") == 0:
         boxes, skips = _mlp_nodes(arch)
         title = "MLP (DenseDAG): skips concatenate an earlier node"
     elif "hidden_factor" in arch:

@@ -30,7 +30,8 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     X, y = data
-    space = MLPSpace(max_blocks=2, min_width=32, max_width=64, norms=("batch",))
+    # min_blocks=1: a network to prune, not the linear model that leads the portfolio
+    space = MLPSpace(max_blocks=2, min_blocks=1, min_width=32, max_width=64, norms=("batch",))
     return AutoNASClassifier(space=space, search="random", time_budget=None, max_trials=1, max_epochs=4,
                              random_state=0, ensemble_size=1).fit(X, y)
 
@@ -38,7 +39,7 @@ def fitted(data):
 @pytest.fixture(scope="module")
 def bagged(data):
     X, y = data
-    space = MLPSpace(max_blocks=2, min_width=32, max_width=64, norms=("batch",))
+    space = MLPSpace(max_blocks=2, min_blocks=1, min_width=32, max_width=64, norms=("batch",))  # networks to prune
     return AutoNASClassifier(space=space, search="random", time_budget=None, max_trials=1, max_epochs=4,
                              random_state=0).fit(X, y)
 

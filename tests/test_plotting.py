@@ -89,6 +89,11 @@ def test_genotype_of_sampled_spaces(tmp_path):
     rng = np.random.default_rng(0)
     for space in (MLPSpace(), ResNetSpace()):
         _png(plot_genotype(space.sample(rng), space=space), tmp_path / f"{type(space).__name__}.png")
+    # the linear model and a wide & deep network
+    linear, deep = MLPSpace().portfolio()[:2]
+    for g in (linear, deep.replace(wide=True)):
+        _png(plot_genotype(g, space=MLPSpace()), tmp_path / f"mlp_{g['n_blocks']}.png")
+        _png(plot_genotype(g), tmp_path / f"mlp_{g['n_blocks']}_no_space.png")
 
 
 def test_best_genotype_of_a_fitted_estimator(fitted, tmp_path):

@@ -64,15 +64,28 @@ def test_the_shipped_portfolio_comes_first_and_is_valid(task):
     first = shipped["entries"][0]
     for g in entries:
         assert space.validate(g) == g
-    # the first entry is the shipped one, restricted to this space's keys
-    assert all(entries[0][k] == v for k, v in first.items() if k in entries[0])
-    assert set(entries[0]) <= names
+    # the linear model leads (it trains in well under a second), with its own learning rate and scaler
+    assert entries[0]["n_blocks"] == 0 and entries[0]["lr"] == 1e-2 and entries[0]["batch_size"] == 64
+    assert entries[0]["scaler"] == "standard"
+    # then the shipped entries, restricted to this space's keys
+    assert all(entries[1][k] == v for k, v in first.items() if k in entries[1])
+    assert set(entries[1]) <= names
+    assert len(entries) == 1 + len(shipped["entries"])
+
+
+def test_the_linear_entry_keeps_the_settings_a_customised_part_allows():
+    space = JointSpace(MLPSpace(), TrainingSpace("regression"), PipelineSpace(task="regression", scalers=("quantile",)))
+    first = space.portfolio()[0]
+    assert first["n_blocks"] == 0 and first["lr"] == 1e-2 and first["scaler"] == "quantile"
+    # a space without the linear model has no such entry
+    deep = _space("regression", arch=MLPSpace(min_blocks=1))
+    assert all(g["n_blocks"] >= 1 for g in deep.portfolio())
 
 
 def test_a_customised_space_keeps_the_entries_it_can_hold_and_falls_back_to_its_own():
     narrow = _space("classification", arch=MLPSpace(max_blocks=1, activations=("relu",)), pipeline=False)
     entries = narrow.portfolio()
-    assert entries and all(g["act_0"] == "relu" for g in entries)
+    assert entries[0]["n_blocks"] == 0 and all(g["act_0"] == "relu" for g in entries[1:])
     # nothing of the shipped portfolio fits a ResNet space: its hand-picked portfolio is used
     resnet = _space("classification", arch=ResNetSpace())
     assert resnet.portfolio() == resnet.hand_portfolio()

@@ -20,7 +20,8 @@ from sknas.space.training import TrainingSpace
 
 
 def space_for(task="classification", **training):
-    return JointSpace(MLPSpace(max_blocks=2, max_width=64), TrainingSpace(task, **training))
+    # min_blocks=1: the first portfolio entry is a network, not the linear model
+    return JointSpace(MLPSpace(max_blocks=2, min_blocks=1, max_width=64), TrainingSpace(task, **training))
 
 
 def genotype(space, **changes):

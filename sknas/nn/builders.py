@@ -98,13 +98,15 @@ class DenseDAG(nn.Module):
     ``i`` reads node ``i`` and, when ``skips[i]`` names an earlier node ``j``,
     the concatenation of nodes ``i`` and ``j`` (a DenseNet-style skip that
     needs no width matching). A linear head maps the last node to the outputs.
+    With no block, the head reads node 0: the network is a linear model
+    (linear or logistic regression) on the input, or on its embeddings.
 
     Parameters
     ----------
     n_inputs, n_outputs : int
     blocks : list of dict
         Each with ``width``, ``activation``, ``norm``, ``dropout`` and
-        ``skip`` (``None`` or an earlier node index).
+        ``skip`` (``None`` or an earlier node index). May be empty.
     feature_scale : bool, default=False
         RealMLP's learnable per-feature scaling first (:class:`~sknas.nn.embeddings.FeatureScale`).
     embedding : {"none", "plr", "ple"}, default="none"
@@ -115,15 +117,30 @@ class DenseDAG(nn.Module):
     ensemble_k : int, default=1
         ``> 1``: TabM, a BatchEnsemble of ``k`` members (:mod:`sknas.nn.ensemble`):
         the network returns the members' outputs ``(n, k, n_outputs)`` while
-        training and their mean ``(n, n_outputs)`` in evaluation mode.
+        training and their mean ``(n, n_outputs)`` in evaluation mode. With
+        no block, the members are ``k`` linear heads.
+    wide : bool, default=False
+        The "wide" part of Wide & Deep (Cheng et al. 2016): a bias-free
+        linear map from the raw input (before feature scaling or
+        embeddings) straight to the outputs, added to the head's output
+        (to every member's, with ``ensemble_k > 1``).
 
     With the defaults the module (and its state dict) is the plain DAG.
+
+    References
+    ----------
+    Cheng, Koc, Harmsen, Shaked, Chandra, Aradhye, Anderson, Corrado, Chai,
+    Ispir, Anil, Haque, Hong, Jain, Liu, Shah. "Wide & Deep Learning for
+    Recommender Systems." DLRS workshop 2016 (arXiv:1606.07792).
     """
 
     def __init__(self, n_inputs, n_outputs, blocks, *, feature_scale=False, embedding="none", embedding_dim=16,
-                 embedding_sigma=0.1, ensemble_k=1):
+                 embedding_sigma=0.1, ensemble_k=1, wide=False):
         super().__init__()
         self.ensemble_k = int(ensemble_k)
+        self.n_inputs, self.n_outputs = int(n_inputs), int(n_outputs)
+        # the wide part reads the raw input, so it is made before the input layer changes n_inputs
+        self.wide = nn.Linear(n_inputs, n_outputs, bias=False) if wide else None
         self.features = None
         if feature_scale or embedding != "none":
             self.features = InputLayer(n_inputs, feature_scale, embedding, embedding_dim, embedding_sigma)
@@ -141,6 +158,7 @@ class DenseDAG(nn.Module):
             widths.append(spec["width"])
             self.skips.append(skip)
         self.blocks = nn.ModuleList(layers)
+        self.node_widths = widths
         if self.ensemble_k == 1:
             self.head = nn.Linear(widths[-1], n_outputs)
         else:
@@ -148,6 +166,7 @@ class DenseDAG(nn.Module):
             self.member_mean = MemberMean()
 
     def forward(self, x):
+        raw = x
         if self.features is not None:
             x = self.features(x)
         if self.ensemble_k > 1:  # every member starts from the same row
@@ -157,6 +176,9 @@ class DenseDAG(nn.Module):
             h = nodes[-1] if skip is None else torch.cat([nodes[-1], nodes[skip]], dim=-1)
             nodes.append(block(h))
         out = self.head(nodes[-1])
+        if self.wide is not None:
+            wide = self.wide(raw)
+            out = out + (wide.unsqueeze(1) if self.ensemble_k > 1 else wide)
         return self.member_mean(out) if self.ensemble_k > 1 else out
 
 

@@ -30,6 +30,8 @@ def genotype_graphs(space, genotype):
             if b["skip"] is not None:
                 edges.append((nodes[b["skip"]], nodes[i + 1], "skip"))
         edges.append((nodes[-2], "output", "linear"))
+        if genotype.get("wide"):  # Wide & Deep: a linear map of the input added to the output
+            edges.append(("input", "output", "wide"))
         return [{"title": type(space).__name__, "nodes": nodes, "edges": edges}]
     raise TypeError(f"draw_genotype cannot draw a genotype of {type(space).__name__}: it has no graph form.")
 

@@ -17,14 +17,18 @@ from there instead of from scratch.
   other activations of the space, which are all bounded below, the new
   block adds a constant that makes its input non-negative and the next
   layer's bias subtracts it again (``relu(x + c) - c = x`` for ``x >= -c``).
+  On the raw input (``position=0``, which also deepens a linear model with
+  no block), which is unbounded, the new block has twice the input's width,
+  ``[x, -x]`` through ReLU, and its consumer reads ``relu(x) - relu(-x) = x``.
 - :func:`add_skip`: a block gets a skip (concatenated input) from an earlier
   node, with zero weights.
 
 Limits: a block with layer normalization cannot be widened (its statistics
-depend on the width, so copying units changes its output); a block is
-inserted only after another block (not on the raw input, which is
-unbounded), with no normalization and no dropout; preservation is exact in
-evaluation mode (dropout and batch statistics act only in training).
+depend on the width, so copying units changes its output); an inserted
+block has no normalization and no dropout, and on the raw input twice the
+input's width; preservation is exact in evaluation mode (dropout and batch
+statistics act only in training). The networks are plain DAGs (no feature
+scaling, embeddings or BatchEnsemble); a wide part (``wide=True``) is kept.
 
 References
 ----------
@@ -49,7 +53,8 @@ ACTIVATION_LOWER_BOUNDS = {"relu": 0.0, "gelu": -0.1701, "silu": -0.2785, "mish"
 
 
 def _n_io(net):
-    return net.blocks[0][0].in_features, net.head.out_features
+    n_inputs = net.node_widths[0] if hasattr(net, "node_widths") else net.blocks[0][0].in_features
+    return n_inputs, net.head.out_features
 
 
 def _widths(net, blocks):
@@ -86,7 +91,7 @@ def _bias_key(consumer):
 
 def _rebuild(net, blocks, state):
     n_inputs, n_outputs = _n_io(net)
-    child = DenseDAG(n_inputs, n_outputs, blocks)
+    child = DenseDAG(n_inputs, n_outputs, blocks, wide=getattr(net, "wide", None) is not None)
     child.load_state_dict(state)
     child.train(net.training)
     return child
@@ -150,23 +155,25 @@ def net2wider(net, blocks, block, new_width, rng=None, split="random"):
     return new_blocks, _rebuild(net, new_blocks, state)
 
 
-def net2deeper(net, blocks, position):
+def net2deeper(net, blocks, position, min_width=1):
     """Insert an identity block as block ``position`` (reading node ``position``).
 
-    The new block has the width of its input node, ReLU, no normalization,
-    no dropout and no skip; skips that pointed past the insertion point are
-    renumbered. ``position`` is in ``1 .. len(blocks)`` (after an existing
-    block).
+    The new block has ReLU, no normalization, no dropout and no skip; skips
+    that pointed past the insertion point are renumbered. ``position`` is in
+    ``0 .. len(blocks)``: after an existing block, the new block has that
+    block's width; at 0 (on the raw input, and the only position in a
+    linear model with no block) it has twice the input's width, or
+    ``min_width`` when that is more (the extra units have zero weights).
 
     Returns
     -------
     (list of dict, DenseDAG)
     """
     n = len(blocks)
-    if not 1 <= position <= n:
-        raise ValueError(
-            f"net2deeper: position must be in [1, {n}] (after an existing block). Got {position!r} instead."
-        )
+    if not 0 <= position <= n:
+        raise ValueError(f"net2deeper: position must be in [0, {n}]. Got {position!r} instead.")
+    if position == 0:
+        return _deeper_on_input(net, blocks, max(2 * _n_io(net)[0], int(min_width)))
     previous = blocks[position - 1]
     if previous["activation"] not in ACTIVATION_LOWER_BOUNDS:
         raise ValueError(f"net2deeper: no known lower bound for the activation {previous['activation']!r}.")
@@ -195,6 +202,44 @@ def net2deeper(net, blocks, position):
         key_w, key_b = ("head.weight", "head.bias") if position == n else (
             f"blocks.{position + 1}.0.weight", f"blocks.{position + 1}.0.bias")
         state[key_b] = state[key_b] - shift * state[key_w][:, :width].sum(dim=1)
+    return new_blocks, _rebuild(net, new_blocks, state)
+
+
+def _shift_blocks(state, blocks, position):
+    """``state`` with blocks ``>= position`` renumbered one up; the specs after ``position`` with their skips too."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith("blocks."):
+            _, index, rest = key.split(".", 2)
+            index = int(index)
+            out[f"blocks.{index + 1 if index >= position else index}.{rest}"] = value.clone()
+        else:
+            out[key] = value.clone()
+    after = []
+    for spec in copy.deepcopy(blocks[position:]):
+        if spec.get("skip") is not None and spec["skip"] > position:
+            spec["skip"] += 1
+        after.append(spec)
+    return out, after
+
+
+def _deeper_on_input(net, blocks, width):
+    """A first block ``relu([x, -x])`` (zero-padded to ``width``) whose consumer reads ``relu(x) - relu(-x) = x``."""
+    d = _n_io(net)[0]
+    state, after = _shift_blocks(net.state_dict(), blocks, 0)
+    dtype = state["head.weight"].dtype
+    weight = torch.zeros(width, d, dtype=dtype)
+    weight[:d] = torch.eye(d, dtype=dtype)
+    weight[d:2 * d] = -torch.eye(d, dtype=dtype)
+    state["blocks.0.0.weight"] = weight
+    state["blocks.0.0.bias"] = torch.zeros(width, dtype=dtype)
+    # the consumer of the new node: the old first block's main columns, or the head of a linear model
+    key = "head.weight" if not blocks else "blocks.1.0.weight"
+    consumer = state[key]
+    main = consumer[:, :d]
+    padding = consumer.new_zeros(consumer.shape[0], width - 2 * d)
+    state[key] = torch.cat([main, -main, padding, consumer[:, d:]], dim=1)
+    new_blocks = [{"width": int(width), "activation": "relu", "norm": "none", "dropout": 0.0, "skip": None}] + after
     return new_blocks, _rebuild(net, new_blocks, state)
 
 

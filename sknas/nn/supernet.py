@@ -210,6 +210,9 @@ class MLPSuperNet(SuperNet):
         the widths.
     mix_depth : bool, default=True
         Relax ``n_blocks`` over ``1 .. base n_blocks`` (when the space searches it).
+        The linear model (``n_blocks=0``) is not a choice of the supernet,
+        nor is the wide part (``wide``): :meth:`extract` zeroes a wide
+        part's weights, so that the child computes the supernet's function.
     """
 
     def __init__(self, space, base, n_inputs, n_outputs, width_factors=(0.25, 0.5, 1.0), mix_depth=True):
@@ -220,8 +223,11 @@ class MLPSuperNet(SuperNet):
         blocks = space.blocks(base)
         self.depth = len(blocks)
         self.choices = {}
-        if space.max_blocks > 1 and mix_depth and self.depth > 1:
-            self.choices["n_blocks"] = tuple(range(1, self.depth + 1))
+        if self.depth < 1:
+            raise ValueError("MLPSuperNet: the base genotype must have blocks (n_blocks >= 1). Got n_blocks=0 instead.")
+        lowest = max(1, getattr(space, "min_blocks", 1))
+        if space.max_blocks > lowest and mix_depth and self.depth > lowest:
+            self.choices["n_blocks"] = tuple(range(lowest, self.depth + 1))
         factors = tuple(width_factors)
         if not factors or any(not (isinstance(f, (int, float)) and 0 < f <= 1) for f in factors):
             raise ValueError(
@@ -272,7 +278,7 @@ class MLPSuperNet(SuperNet):
         raise ValueError(f"MLPSuperNet: {name}={value!r} is not one of the supernet's choices {self.choices[name]}.")
 
     def _fixed_choices(self, genotype):
-        n = genotype.get("n_blocks", 1)
+        n = self.space.n_blocks(genotype)
         if "n_blocks" not in self.choices and n != self.depth:
             raise ValueError(f"MLPSuperNet: the supernet has {self.depth} blocks; the genotype has {n}.")
         fixed = {}
@@ -344,7 +350,7 @@ class MLPSuperNet(SuperNet):
     def genotype_of(self, values):
         """The architecture genotype of ``values`` (name -> choice), the rest from the base."""
         n = values.get("n_blocks", self.depth) if "n_blocks" in self.choices else self.depth
-        g = {"n_blocks": n} if self.space.max_blocks > 1 else {}
+        g = {"n_blocks": n} if "n_blocks" in {p.name for p in self.space.params} else {}
         for i in range(n):
             g[f"width_{i}"] = values.get(f"width_{i}", self.max_widths[i])
             g[f"act_{i}"] = values.get(f"act_{i}", self.base[f"act_{i}"])
@@ -375,6 +381,8 @@ class MLPSuperNet(SuperNet):
             _copy_sliced(source, net.blocks[i][1], w)
         net.head.weight.copy_(self.head.weight[:, :widths[-1]])
         net.head.bias.copy_(self.head.bias)
+        if net.wide is not None:  # the supernet has no wide part: the child starts without one's contribution
+            net.wide.weight.zero_()
         return net
 
 

@@ -41,7 +41,9 @@ class MorphismSearch(DataSearcher):
     retrains from scratch as a normal trial; later asks return mutations of
     the best genotype. The non-architecture decisions (training and
     preprocessing) are the base genotype's: the space's first portfolio
-    entry.
+    entry (when that is the linear model, the climb starts from the first
+    block of the first portfolio entry with blocks, see
+    :meth:`MLPSpace.deep_base <sknas.space.mlp.MLPSpace.deep_base>`).
 
     Parameters
     ----------
@@ -145,7 +147,7 @@ class MorphismSearch(DataSearcher):
         arch = self._arch_space()
         names = {p.name for p in arch.params}
         g = {k: v for k, v in self.base_.items() if k not in names}
-        if arch.max_blocks > 1:
+        if "n_blocks" in names:
             g["n_blocks"] = len(blocks)
         for i, spec in enumerate(blocks):
             g.update({f"width_{i}": int(spec["width"]), f"act_{i}": spec["activation"], f"norm_{i}": spec["norm"],
@@ -156,7 +158,8 @@ class MorphismSearch(DataSearcher):
 
     def _start(self):
         arch = self._arch_space()
-        first = arch.blocks(self._arch_part(self.base_))[0]
+        # a linear base (n_blocks=0) starts from the first block of the space's first deep portfolio entry
+        first = arch.blocks(arch.deep_base(self._arch_part(self.base_)))[0]
         width = min(max(int(first["width"]) // 4, arch.min_width), arch.max_width)
         return [dict(first, width=width, skip=None)]
 

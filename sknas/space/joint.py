@@ -71,15 +71,36 @@ class JointSpace(SearchSpace):
         valid genotype of this space (e.g. deeper than a customised
         ``max_blocks``) is left out. Without such an entry, the product of the
         parts' own portfolios (the hand-picked defaults) is used.
+
+        The hand-picked first entry leads the meta-benchmark portfolio when
+        the architecture part marks it as cheap (``portfolio_settings`` gives
+        it settings of its own: the mlp space's linear model, which trains in
+        well under a second, so near-linear tables are covered from the first
+        trial).
         """
         product = self.hand_portfolio()
         if not product:
             return []
-        meta = self._meta_portfolio(product[0])
-        return meta if meta else product
+        leading = [g for g in product[:1] if self._settings(self.arch_genotype(g))]
+        default = next((g for g in product if g not in leading), product[0])
+        meta = self._meta_portfolio(default)
+        if not meta:
+            return product
+        return leading + [g for g in meta if g not in leading]
+
+    def _settings(self, arch_genotype):
+        """What the architecture's portfolio entry needs of the other parts (``{}`` when the space says nothing)."""
+        settings = getattr(self.arch, "portfolio_settings", None)
+        return settings(arch_genotype) if settings is not None else {}
 
     def hand_portfolio(self):
-        """The product of the parts' own (hand-picked) portfolios; empty when a part has none."""
+        """The product of the parts' own (hand-picked) portfolios; empty when a part has none.
+
+        An architecture entry that needs other settings of the training or
+        preprocessing parts (the architecture space's ``portfolio_settings``,
+        e.g. a larger learning rate for a linear model) gets them, part by
+        part, where the part allows them.
+        """
         lists = [part.portfolio() for part in self._parts()]
         if any(not entries for entries in lists):
             return []
@@ -89,6 +110,15 @@ class JointSpace(SearchSpace):
             merged = {}
             for g in combo:
                 merged.update(g)
+            settings = self._settings(combo[0])
+            for part in self._parts()[1:]:
+                names = {p.name for p in part.params}
+                extra = {k: v for k, v in settings.items() if k in names}
+                if extra:
+                    try:
+                        merged = dict(self.validate({**merged, **extra}))
+                    except (TypeError, ValueError):
+                        pass  # a customised part does not allow them: its own defaults
             product.append(self.validate(merged))
         return product
 

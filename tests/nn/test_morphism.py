@@ -70,6 +70,21 @@ def test_deeper_renumbers_the_skips_past_the_new_block():
     assert_same_function(network(blocks), child)
 
 
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("blocks", [[], [block(6, "selu"), block(4, "gelu", "batch", skip=0)]], ids=["linear", "deep"])
+def test_deeper_on_the_input_preserves_the_function_even_of_a_linear_model(blocks, wide):
+    from sknas.nn.builders import DenseDAG
+
+    torch.manual_seed(0)
+    parent = DenseDAG(5, 3, blocks, wide=wide).eval()
+    new_blocks, child = net2deeper(parent, blocks, 0, min_width=16)
+    # relu([x, -x]) padded to 16 units; the skip from the input still reads node 0
+    assert new_blocks[0] == block(16) and [b["skip"] for b in new_blocks[1:]] == [b["skip"] for b in blocks]
+    assert (child.wide is not None) == wide and len(child.blocks) == len(blocks) + 1
+    assert_same_function(parent, child)
+    assert net2deeper(parent, blocks, 0)[0][0]["width"] == 10  # twice the input's width by default
+
+
 def test_skip_preserves_the_function():
     blocks = [block(6, "mish", "layer"), block(4, "selu"), block(5, "gelu", "batch")]
     parent = network(blocks)
@@ -95,8 +110,8 @@ def test_random_chains_of_morphs_preserve_the_function():
                     continue
                 i = int(rng.choice(options))
                 current, net = net2wider(net, current, i, current[i]["width"] + int(rng.integers(1, 9)), rng=rng)
-            elif kind == "deeper":
-                current, net = net2deeper(net, current, int(rng.integers(1, len(current) + 1)))
+            elif kind == "deeper":  # position 0: on the raw input (the only one in a linear model)
+                current, net = net2deeper(net, current, int(rng.integers(0, len(current) + 1)))
             else:
                 options = [k for k in range(1, len(current)) if current[k]["skip"] is None]
                 if not options:
@@ -128,6 +143,6 @@ def test_what_cannot_be_morphed_is_refused():
     with pytest.raises(ValueError, match="must exceed"):
         net2wider(net, blocks, 1, 4)
     with pytest.raises(ValueError, match="position"):
-        net2deeper(net, blocks, 0)
+        net2deeper(net, blocks, 3)
     with pytest.raises(ValueError, match="already has a skip"):
         add_skip(net, blocks, 1, 0)

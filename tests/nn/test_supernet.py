@@ -100,7 +100,7 @@ def test_genotype_decisions_and_genotype_of_cover_the_space():
 # -- derive -------------------------------------------------------------------------------
 def test_mlp_derive_takes_the_argmax_of_each_decision_and_fills_the_rest_from_the_base():
     space = MLPSpace(max_blocks=3, max_width=64)
-    base = space.portfolio()[0]
+    base = space.portfolio()[1]
     alphas = {"n_blocks": {1: 0.0, 2: 3.0, 3: 1.0}, "act_0": {"relu": 0.0, "gelu": 2.0}, "act_1": {"mish": 1.0},
               "norm_1": {"none": 0.0, "layer": 0.5}, "skip_1": {"none": 0.0, 0: 1.0}, "width_1": {16: 2.0, 64: 1.0},
               "width_2": {32: 5.0}}
@@ -109,6 +109,26 @@ def test_mlp_derive_takes_the_argmax_of_each_decision_and_fills_the_rest_from_th
     assert g["skip_1"] == 0 and g["width_1"] == 16 and "width_2" not in g
     assert g["width_0"] == base["width_0"] and g["dropout_1"] == base["dropout_1"]
     assert space.derive(alphas, base=base, max_skips=0)["skip_1"] == "none"
+
+
+def test_a_linear_base_gives_the_supernet_the_first_portfolio_entry_with_blocks():
+    space = MLPSpace(max_blocks=3, max_width=64)
+    linear, deep = space.portfolio()[:2]
+    assert linear["n_blocks"] == 0 and deep["n_blocks"] == 3
+    torch.manual_seed(0)
+    net = space.supernet(4, 3, base=linear)
+    # depth choices start at 1: the linear model is no choice of the supernet
+    assert net.depth == 3 and net.choices["n_blocks"] == (1, 2, 3)
+    g = space.derive(net.alphas(), base=linear)
+    assert g["n_blocks"] >= 1 and space.validate(g) == g
+    # the supernet has no wide part: a wide child starts with zero wide weights, computing the supernet's function
+    wide = g.replace(wide=True)
+    net.use_genotype(wide).eval()
+    child = net.extract(wide).eval()
+    x = torch.randn(16, 4)
+    assert child.wide is not None and not child.wide.weight.any()
+    with torch.no_grad():
+        torch.testing.assert_close(child(x), net(x), atol=1e-5, rtol=1e-5)
 
 
 def test_mlp_derive_keeps_the_strongest_skips_under_a_cap():

@@ -72,7 +72,7 @@ def test_oversampling_is_a_searchable_choice_off_by_default():
 
 def joint(oversample_choice):
     pipeline = PipelineSpace(task="classification", oversamplers=("none", "smote"))
-    space = JointSpace(MLPSpace(max_blocks=1, max_width=32), TrainingSpace(), pipeline)
+    space = JointSpace(MLPSpace(max_blocks=1, min_blocks=1, max_width=32), TrainingSpace(), pipeline)  # one block
     genotype = space.validate(dict(space.portfolio()[0], oversample=oversample_choice, width_0=16))
     return space, genotype
 

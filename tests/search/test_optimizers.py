@@ -67,7 +67,7 @@ def joint_space():
 
 def joint_score(g):
     n = g["n_blocks"]
-    widths = sum(abs(math.log2(g[f"width_{i}"]) - 7) for i in range(n)) / n
+    widths = sum(abs(math.log2(g[f"width_{i}"]) - 7) for i in range(n)) / max(n, 1)  # n=0: the linear model
     return (-abs(n - 2) - 0.5 * widths - abs(math.log10(g["lr"]) + 3)
             + (g["optimizer"] == "adamw") + 0.3 * (g["scaler"] == "quantile"))
 

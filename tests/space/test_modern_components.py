@@ -33,10 +33,11 @@ def test_genotypes_without_the_new_keys_stay_valid():
     assert ResNetSpace().validate(old_resnet)["drop_path"] == 0.0
 
 
-def test_portfolio_keeps_the_plain_mlp_first_and_adds_tabm_plr():
+def test_portfolio_keeps_the_linear_model_then_the_plain_mlp_first_and_adds_tabm_plr():
     portfolio = MLPSpace().portfolio()
-    assert portfolio[0]["embedding"] == "none" and portfolio[0]["ensemble_k"] == 1
-    modern = portfolio[1]
+    assert portfolio[0]["n_blocks"] == 0 and portfolio[0]["embedding"] == "none"
+    assert portfolio[1]["embedding"] == "none" and portfolio[1]["ensemble_k"] == 1 and portfolio[1]["n_blocks"] == 3
+    modern = portfolio[2]
     assert modern["embedding"] == "plr" and modern["ensemble_k"] == 8 and modern["width_0"] == 256
     # a customised space keeps valid entries
     small = MLPSpace(max_blocks=1, embeddings=("none",), ensemble_ks=(1,), feature_scales=(False,))
@@ -134,7 +135,7 @@ def test_estimator_fits_the_modern_portfolio_entry():
 
     class ModernFirst(MLPSpace):
         def portfolio(self):
-            return super().portfolio()[1:2]
+            return super().portfolio()[2:3]
 
     X, y = make_classification(150, 6, random_state=0)
     clf = AutoNASClassifier(space=ModernFirst(max_blocks=3, max_width=256), search="random", max_trials=1,

@@ -251,7 +251,8 @@ class DataSearcher(Searcher):
     share: the data hook (:meth:`set_data` keeps the data, which is never
     pickled), the architecture part of a (joint) space, and the state set
     up by :meth:`_start_search`: the base genotype ``base_`` (the space's
-    first portfolio entry, else a random genotype), the rows recorded
+    first portfolio entry with hidden blocks, as a linear model has no
+    network to share or morph; else a random genotype), the rows recorded
     for :meth:`~sknas.search.base.Searcher.pop_records` and the genotypes
     already proposed.
     """
@@ -261,6 +262,9 @@ class DataSearcher(Searcher):
     def _start_search(self):
         """Reset the state every such search starts from (call it from ``_setup``, after validation)."""
         portfolio = self.space_.portfolio()
+        arch = self._arch_space()
+        if hasattr(arch, "n_blocks"):  # the mlp space's portfolio leads with its linear model (n_blocks=0)
+            portfolio = [g for g in portfolio if arch.n_blocks(self._arch_part(g)) > 0] or portfolio
         self.base_ = portfolio[0] if portfolio else self.space_.sample(self.rng_)
         self._proposed = set()
         self._records = []
