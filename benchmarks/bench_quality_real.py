@@ -26,7 +26,7 @@ or large, numeric or mixed (string columns), binary, multiclass or
 regression.
 
     python benchmarks/bench_quality_real.py --time-budget 60 --splits 1 --tables 12 --n-jobs 2 \\
-        [--before ../wt-before] [--models sknas "sknas single" HistGradientBoosting]
+        [--before ../wt-before] [--models sknas "sknas single" HistGradientBoosting] [--add earlier.csv]
 
 Writes benchmarks/results/quality_real.md and quality_real.csv.
 """
@@ -51,14 +51,15 @@ from joblib import Parallel, delayed  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 META = ROOT.parent / "shared" / "meta"
 
-#: A fixed, spread selection of tables (task, size, string columns), in the order they are taken by --tables N.
+#: A fixed, spread selection of tables (task, size, string columns), in the order they are taken by --tables N;
+#: 6 of the first 20 have more than 1,000 training rows (a holdout split for sknas), the others are cross-validated.
 DEFAULT_TABLES = [
-    "penguins", "boston_housing", "mroz_lfp", "pbc_status", "titanic", "wage2_earnings", "hawks_species",
-    "sat_quantitative", "breast_biopsy", "galton_height", "commute_mode", "jobs_depression", "pima_diabetes",
+    "penguins", "boston_housing", "mroz_lfp", "spam7", "pbc_status", "titanic", "computer_price", "wage2_earnings",
+    "hawks_species", "wells_switch", "sat_quantitative", "breast_biopsy", "london_exam", "galton_height",
+    "commute_mode", "kershaw_pitch_type", "jobs_depression", "pima_diabetes", "arrests_released",
     "windsor_house_price", "vote92", "quakes_magnitude", "help_substance", "gestation_birth_weight",
     "fishing_mode", "nc_birth_weight", "medpar_died", "saratoga_house_price", "gunnels", "beps_vote",
-    "loan_approval", "gapminder_life_exp", "contraception_use", "forbes2000_market_value", "wells_switch",
-    "chile_vote", "spam7", "kershaw_pitch_type", "london_exam", "arrests_released", "computer_price",
+    "loan_approval", "gapminder_life_exp", "contraception_use", "forbes2000_market_value", "chile_vote",
 ]
 
 SKNAS_MODELS = ("sknas", "sknas single", "sknas before")
@@ -179,6 +180,10 @@ def fit_one(name, split, model_name, args):
             classification = task != "regression"
             X_tr, X_te, cats = _as_categories(X_tr, X_te)
             model = _baseline(model_name, classification, split, cats)
+            if model_name == "HistGradientBoosting":  # at most 255 levels as categories; more: their codes as numbers
+                for c in cats:
+                    if len(X_tr[c].cat.categories) > 255:
+                        X_tr[c], X_te[c] = X_tr[c].cat.codes.replace(-1, np.nan), X_te[c].cat.codes.replace(-1, np.nan)
             if model_name == "CatBoost" and cats:
                 X_tr, X_te = X_tr.copy(), X_te.copy()
                 for c in cats:
@@ -249,6 +254,8 @@ def main():
     parser.add_argument("--before", help="path of another sknas checkout: adds the 'sknas before' model")
     parser.add_argument("--n-jobs", type=int, default=2, help="fits side by side (one core each)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality_real"))
+    parser.add_argument("--add", nargs="*", default=[],
+                        help="CSV files of earlier runs (other models, same tables and splits) to rank together")
     args = parser.parse_args()
     tables = DEFAULT_TABLES[:int(args.tables)] if args.tables.isdigit() else args.tables.split(",")
     models = args.models or ["sknas", "sknas single"] + (["sknas before"] if args.before else []) + list(BASELINES)
@@ -265,12 +272,15 @@ def main():
     # the slow (sknas) fits first, so that the quick baselines fill the gaps at the end
     tasks.sort(key=lambda t: t[2] not in SKNAS_MODELS)
     rows = Parallel(n_jobs=args.n_jobs, backend="threading")(delayed(fit_one)(*t, args) for t in tasks)
-    frame = pd.DataFrame(rows)
+    frame = pd.concat([pd.DataFrame(rows)] + [pd.read_csv(path) for path in args.add], ignore_index=True)
+    frame["error"] = frame["error"].fillna("")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out + ".csv", index=False)
     table, by_kind, per_table = summarize(frame, args)
     cmd = (f"python benchmarks/bench_quality_real.py --time-budget {args.time_budget:g} --splits {args.splits} "
-           f"--tables {args.tables} --n-jobs {args.n_jobs}" + (" --before PATH" if args.before else ""))
+           f"--tables {args.tables} --n-jobs {args.n_jobs}" + (" --before PATH" if args.before else "")
+           + (" --models " + " ".join(repr(m) if " " in m else m for m in args.models) if args.models else "")
+           + (" --add " + " ".join(args.add) if args.add else ""))
     text = (f"# Quality on real tables\n\n`{cmd}`\n\n{len(tables)} tables of `../shared/meta` x {args.splits} "
             f"split(s), 75/25, raw frames; 2-core machine, {args.n_jobs} fit(s) at a time, one core each. "
             f"Score: accuracy or R^2; mean rank over every (table, split), 1 = best; log-loss rank over the "

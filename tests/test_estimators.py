@@ -222,8 +222,21 @@ ONE_SHOT_SPACES = {"darts": ("mlp", "cell"), "gdas": ("mlp", "cell"), "enas": ("
                    "proxyless": ("mlp",), "ofa": ("mlp",)}
 
 
-@pytest.mark.parametrize("search", __import__("sknas.search.base", fromlist=["x"]).available_searchers())
-@pytest.mark.parametrize("space", ["mlp", "resnet", "cell", "hierarchical"])
+#: Searchers the default run tries on every space; every searcher runs on "mlp" and the whole matrix (about
+#: 130 s) runs with -m slow.
+DEFAULT_RUN_ON_EVERY_SPACE = {"random", "evolution", "darts", "enas"}
+
+
+def _search_space_matrix():
+    from sknas.search.base import available_searchers
+
+    for space in ["mlp", "resnet", "cell", "hierarchical"]:
+        for search in available_searchers():
+            slow = space != "mlp" and search not in DEFAULT_RUN_ON_EVERY_SPACE
+            yield pytest.param(space, search, marks=[pytest.mark.slow] if slow else [], id=f"{space}-{search}")
+
+
+@pytest.mark.parametrize("space, search", list(_search_space_matrix()))
 def test_every_search_runs_end_to_end_on_every_space(iris, search, space):
     X, y = iris
     clf = AutoNASClassifier(search=search, space=space, time_budget=None, max_trials=4, max_epochs=6,
@@ -283,6 +296,7 @@ def test_large_data_is_searched_at_low_fidelity_and_winner_retrained():
     assert clf.score(X, y) > 0.9
 
 
+@pytest.mark.slow  # 11 s; the conv cells are tested in tests/space and by the cell rows of the search matrix
 def test_digits_as_images_with_the_cell_space():
     from sklearn.datasets import load_digits
 

@@ -317,6 +317,7 @@ def test_a_fitted_ensemble_exports_as_one_graph_with_an_average(ensemble_classif
     np.testing.assert_array_equal(label, clf.predict(X_test))
 
 
+@pytest.mark.slow  # 10 s: a fitted ensemble of bags exports in the default run (the test above)
 def test_a_nested_ensemble_of_bags_exports_and_matches_predict_proba(ensemble_classifier, mixed_split, tmp_path):
     from sknas.ensemble import EnsembleClassifier
 
@@ -342,6 +343,7 @@ def test_a_nested_ensemble_of_bags_exports_and_matches_predict_proba(ensemble_cl
     np.testing.assert_array_equal(label, clf.predict(X_test))
 
 
+@pytest.mark.slow  # 9 s
 def test_a_bagged_regressor_exports_and_matches_predict():
     from sknas.ensemble import EnsembleRegressor
 

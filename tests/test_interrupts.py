@@ -300,8 +300,13 @@ def test_ctrl_c_during_the_refit_keeps_the_trials_model():
     X, y = make_classification(n_samples=1200, n_features=6, random_state=0)  # holdout: the winner is refit
     clf = AutoNASClassifier(max_trials=1, max_epochs=3, ensemble_size=1, preprocessing=CtrlCOnAllRows(1200),
                             **FAST)
-    with pytest.warns(RuntimeWarning, match="Ctrl-C during the refit of trial 0"):
-        clf.fit(X, y)
+    # Python's own Ctrl-C handling, whatever an earlier test in this process left installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.warns(RuntimeWarning, match="Ctrl-C during the refit of trial 0"):
+            clf.fit(X, y)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert clf.refit_ is False and clf.ensemble_ is None
     assert clf.search_results_["status"] == ["ok"]
     assert clf.score(X, y) > 0.6

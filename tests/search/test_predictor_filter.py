@@ -36,8 +36,9 @@ def run(searcher, n=25, seed=0):
     return best, searcher
 
 
-# the semi-supervised variant takes about 25 s: out of the default run (the CI budget), run with -m slow
-@pytest.mark.parametrize("semi", [False, pytest.param(True, marks=pytest.mark.slow)])
+# 15 s and 25 s: out of the default run (the CI budget), run with -m slow
+@pytest.mark.slow
+@pytest.mark.parametrize("semi", [False, True])
 def test_filtered_random_search_beats_random_search(semi):
     filtered = [run(PredictorFilter("random", semi_supervised=semi), seed=s)[0] for s in range(10)]
     plain = [run(RandomSearch(), seed=s)[0] for s in range(10)]
