@@ -277,6 +277,7 @@ def test_latency_and_flops_objectives_fill_the_columns_and_constraints_hold(iris
     assert clf.pareto_front_ and set(clf.pareto_front_) <= set(ok)
 
 
+@pytest.mark.slow  # 10 s; the pruner itself is tested in tests/evaluation/test_fidelity.py
 def test_pruning_records_pruned_trials(iris):
     X, y = iris
     clf = AutoNASClassifier(pruning=True, search="random", **dict(FAST, max_trials=8, max_epochs=40)).fit(X, y)

@@ -214,7 +214,7 @@ class MLPSpace(SearchSpace):
         candidates = [
             linear(),
             chain(3, 256, "silu", "none", 0.15),
-            # TabM with PLR embeddings (Gorishniy et al. 2025's recommended TabM + PLR-lite setting, on a 3x256 MLP)
+            # TabM with PLR embeddings (Gorishniy et al. 2025's recommended TabM + PLR setting (our PLR is the full, non-lite one), on a 3x256 MLP)
             chain(3, 256, "silu", "none", 0.1, embedding="plr", embedding_dim=16, embedding_sigma=0.1, ensemble_k=8),
         ]
         return _valid_only(self, candidates)

@@ -232,7 +232,7 @@ def difference_to_random(bench, name):
 # The three below cost one to four minutes of one core each (smbo's forest,
 # hyperopt inside bohb, the torch controller of reinforce): run them with -m slow.
 @pytest.mark.parametrize("name", [
-    "evolution",
+    pytest.param("evolution", marks=pytest.mark.slow),  # 10 s: the CI budget
     pytest.param("smbo", marks=pytest.mark.slow),
     pytest.param("bohb", marks=pytest.mark.slow),
 ])
