@@ -302,7 +302,7 @@ def demo(args):
     print()
     print(f"best genotype : {clf.best_genotype_}")
     print(f"validation    : {clf.best_score_:.4f} ({clf.n_trials_} trials, fit {elapsed:.1f}s, "
-          f"{'refit on all data' if clf.refit_ else 'trial model kept'})")
+          f"{_final_model(clf)})")
     print(f"held-out test : accuracy {clf.score(X_test, y_test):.4f}")
     frame = pd.DataFrame(clf.search_results_)
     print(f"statuses      : {frame['status'].value_counts().to_dict()}")
@@ -330,6 +330,23 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _final_model(estimator):
+    """What a fitted estimator predicts with, in a few words."""
+    ensemble = getattr(estimator, "ensemble_", None)
+    if ensemble is None:
+        return "refit on all data" if estimator.refit_ else "trial model kept"
+    networks = len(_leaves(ensemble))
+    members = len(estimator.ensemble_members_)
+    if members == 1:
+        return f"the best trial's bag of {networks} fold models"
+    return f"an ensemble of {members} trials, {networks} networks"
+
+
+def _leaves(model):
+    estimators = getattr(model, "estimators", None)
+    return [model] if estimators is None else [p for m in estimators for p in _leaves(m)]
 
 
 def _ensemble_size(text):
