@@ -179,24 +179,13 @@ def net2deeper(net, blocks, position, min_width=1):
         raise ValueError(f"net2deeper: no known lower bound for the activation {previous['activation']!r}.")
     shift = 0.0 if previous["activation"] == "relu" else -ACTIVATION_LOWER_BOUNDS[previous["activation"]] + 0.01
     width = previous["width"]
-    old = net.state_dict()
-    state = {}
-    for key, value in old.items():
-        if key.startswith("blocks."):
-            _, index, rest = key.split(".", 2)
-            index = int(index)
-            state[f"blocks.{index + 1 if index >= position else index}.{rest}"] = value.clone()
-        else:
-            state[key] = value.clone()
-    dtype = old["head.weight"].dtype
+    state, after = _shift_blocks(net.state_dict(), blocks, position)
+    dtype = state["head.weight"].dtype
     state[f"blocks.{position}.0.weight"] = torch.eye(width, dtype=dtype)
     state[f"blocks.{position}.0.bias"] = torch.full((width,), shift, dtype=dtype)
     new_blocks = copy.deepcopy(blocks[:position])
     new_blocks.append({"width": width, "activation": "relu", "norm": "none", "dropout": 0.0, "skip": None})
-    for spec in copy.deepcopy(blocks[position:]):
-        if spec.get("skip") is not None and spec["skip"] > position:
-            spec["skip"] += 1
-        new_blocks.append(spec)
+    new_blocks += after
     if shift:
         # the consumer of the new node reads (old node + shift) on its main columns
         key_w, key_b = ("head.weight", "head.bias") if position == n else (
