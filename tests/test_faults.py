@@ -17,6 +17,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_iris
 
 import sknas
@@ -240,20 +241,13 @@ def test_sound_checkpoint_resumes(checkpoint_file, tmp_path):
     assert _resume(path).n_trials_ == 2
 
 
-class _FailsOnFirstFit:
+class _FailsOnFirstFit(TransformerMixin, BaseEstimator):
     """A scaler whose first fit in this process raises ``error`` (a trial's preprocessing), later fits work."""
 
     calls = []
 
     def __init__(self, error="memory"):
         self.error = error
-
-    def get_params(self, deep=True):
-        return {"error": self.error}
-
-    def set_params(self, **params):
-        self.error = params.get("error", self.error)
-        return self
 
     def fit(self, X, y=None):
         type(self).calls.append(len(X))
@@ -263,9 +257,6 @@ class _FailsOnFirstFit:
 
     def transform(self, X):
         return np.asarray(X, dtype=np.float32)
-
-    def fit_transform(self, X, y=None):
-        return self.fit(X, y).transform(X)
 
 
 @pytest.mark.parametrize("error, message", [("memory", "MemoryError: cannot allocate 12 GiB"),

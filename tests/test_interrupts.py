@@ -12,6 +12,7 @@ import uuid
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_iris, make_classification
 
 from sknas import AutoNASClassifier
@@ -270,18 +271,11 @@ def test_terminal_ctrl_c_reaches_every_process(tmp_path):
     assert "interrupted" in line and "failed" not in line, line
 
 
-class CtrlCOnAllRows:
+class CtrlCOnAllRows(TransformerMixin, BaseEstimator):
     """A scaler that presses Ctrl-C when it is fit on ``n`` rows or more: the refit on all the data."""
 
     def __init__(self, n=0):
         self.n = n
-
-    def get_params(self, deep=True):
-        return {"n": self.n}
-
-    def set_params(self, **params):
-        self.n = params.get("n", self.n)
-        return self
 
     def fit(self, X, y=None):
         if len(X) >= self.n:
@@ -291,9 +285,6 @@ class CtrlCOnAllRows:
 
     def transform(self, X):
         return np.asarray(X, dtype=np.float32)
-
-    def fit_transform(self, X, y=None):
-        return self.fit(X, y).transform(X)
 
 
 def test_ctrl_c_during_the_refit_keeps_the_trials_model():

@@ -262,6 +262,14 @@ def _members(path):
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+def _write_members(path, members):
+    """A zip at ``path`` holding exactly ``members`` (``name: bytes``); returns ``path``."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
 def test_every_member_has_a_recorded_digest(saved):
     import hashlib
 
@@ -293,10 +301,7 @@ def test_swapped_classes_are_refused(saved, tmp_path):
 def test_missing_added_or_unlisted_members_are_refused(saved, tmp_path):
     members = _members(saved)
     del members[PREPROCESSING]
-    path = tmp_path / "missing.sknas"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    path = _write_members(tmp_path / "missing.sknas", members)
     with pytest.raises(UnsafeFileError, match="lacks.*preprocessing"):
         load(path)
     path = _tamper(saved, tmp_path / "added.sknas", **{"extra.json": b"{}"})
@@ -304,10 +309,7 @@ def test_missing_added_or_unlisted_members_are_refused(saved, tmp_path):
         load(path)
     members = _members(saved)
     del members[HASHES]
-    path = tmp_path / "unhashed.sknas"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    path = _write_members(tmp_path / "unhashed.sknas", members)
     with pytest.raises(UnsafeFileError, match="hashes.json was removed"):
         load(path)
 
@@ -355,10 +357,7 @@ def test_files_saved_before_digests_load_with_a_warning(saved, tmp_path):
     manifest = json.loads(members[MANIFEST])
     manifest["format_version"] = 1
     members[MANIFEST] = json.dumps(manifest).encode()
-    path = tmp_path / "old.sknas"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    path = _write_members(tmp_path / "old.sknas", members)
     with pytest.warns(UserWarning, match="integrity cannot be checked"):
         assert load(path).best_estimator_ is not None
 
