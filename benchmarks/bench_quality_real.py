@@ -69,15 +69,11 @@ _SKNAS_FIT = r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 sys.path.insert(0, sys.argv[1])
-import numpy as np
-from load import load
-from sklearn.model_selection import train_test_split
+from bench_quality_real import _split  # the split every model of this benchmark gets
 from sknas import AutoNASClassifier, AutoNASRegressor
 name, split, budget, params = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5])
-X, y, task = load(name)
+X_tr, X_te, y_tr, y_te, task = _split(name, split)
 classification = task != "regression"
-X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=split,
-                                          stratify=y if classification else None)
 cls = AutoNASClassifier if classification else AutoNASRegressor
 model = cls(time_budget=budget, random_state=split, **params)
 start = time.time()
@@ -167,7 +163,8 @@ def fit_one(name, split, model_name, args):
             checkout = Path(args.before).resolve() if model_name == "sknas before" else ROOT
             params = {"ensemble_size": 1} if model_name == "sknas single" else {}
             env = dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1")
-            proc = subprocess.run([sys.executable, "-c", _SKNAS_FIT, str(META), name, str(split),
+            proc = subprocess.run([sys.executable, "-c", _SKNAS_FIT, str(Path(__file__).resolve().parent), name,
+                                   str(split),
                                    str(args.time_budget), json.dumps(params)],
                                   cwd="/tmp", env=env, capture_output=True, text=True,
                                   timeout=10 * args.time_budget + 120)
@@ -225,8 +222,7 @@ def summarize(frame, args):
     table = frame.groupby("model").agg(mean_rank=("rank", "mean"), wins=("rank", lambda r: int((r == 1).sum())),
                                        mean_score=("score", "mean"), mean_fit_s=("fit_time", "mean"),
                                        failed=("score", lambda v: int(v.isna().sum())))
-    cls = frame[frame["log_loss"].notna() | frame["model"].isin(frame.loc[frame["log_loss"].notna(), "model"])]
-    cls = cls[cls["dataset"].map(lambda n: kinds[n]["task"] != "regression")]
+    cls = frame[frame["dataset"].map(lambda n: kinds[n]["task"] != "regression")]  # failed fits rank last
     if len(cls):
         ll_rank = cls.groupby(["dataset", "split"])["log_loss"].rank(ascending=True, na_option="bottom")
         table["log_loss_rank"] = cls.assign(r=ll_rank).groupby("model")["r"].mean()
@@ -273,7 +269,7 @@ def main():
     tasks.sort(key=lambda t: t[2] not in SKNAS_MODELS)
     rows = Parallel(n_jobs=args.n_jobs, backend="threading")(delayed(fit_one)(*t, args) for t in tasks)
     frame = pd.concat([pd.DataFrame(rows)] + [pd.read_csv(path) for path in args.add], ignore_index=True)
-    frame["error"] = frame["error"].fillna("")
+    frame["error"] = frame["error"].astype(object).fillna("")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out + ".csv", index=False)
     table, by_kind, per_table = summarize(frame, args)

@@ -337,16 +337,13 @@ def _final_model(estimator):
     ensemble = getattr(estimator, "ensemble_", None)
     if ensemble is None:
         return "refit on all data" if estimator.refit_ else "trial model kept"
-    networks = len(_leaves(ensemble))
+    from .evaluation.ensembles import leaves
+
+    networks = len(leaves(ensemble))
     members = len(estimator.ensemble_members_)
     if members == 1:
         return f"the best trial's bag of {networks} fold models"
     return f"an ensemble of {members} trials, {networks} networks"
-
-
-def _leaves(model):
-    estimators = getattr(model, "estimators", None)
-    return [model] if estimators is None else [p for m in estimators for p in _leaves(m)]
 
 
 def _ensemble_size(text):

@@ -55,7 +55,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor
+from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor, leaves
 from .nn.builders import DenseDAG, ResidualMLP, count_parameters
 
 __all__ = ["count_nonzero_parameters", "prune", "prune_to"]
@@ -183,13 +183,6 @@ def _check_amount(amount):
         raise ValueError(f"prune: amount must be a float in [0, 1). Got {amount!r} instead.")
 
 
-def _members(model):
-    """The pipelines a bag or ensemble (nested) averages, or ``[model]``."""
-    if isinstance(model, (EnsembleClassifier, EnsembleRegressor)):
-        return [p for member in model.estimators for p in _members(member)]
-    return [model]
-
-
 def _rebuilt(model, pruned):
     """``model`` with each of its pipelines replaced by ``pruned[id(pipeline)]``."""
     if isinstance(model, (EnsembleClassifier, EnsembleRegressor)):
@@ -223,7 +216,7 @@ def _prune(estimator, target_of, method, retrain, X, y, epochs, finetune_lr_fact
     check_is_fitted(estimator, "best_estimator_")
     new = copy.deepcopy(estimator)  # the best pipeline and the bag's first member stay one object
     final = getattr(new, "ensemble_", None)
-    pipelines = {id(p): p for p in _members(new.best_estimator_) + ([] if final is None else _members(final))}
+    pipelines = {id(p): p for p in [new.best_estimator_] + ([] if final is None else leaves(final))}
     for p in pipelines.values():
         _network(new, p)  # every member is checked before any work
     Xc = None if retrain is None else new._check_predict_X(X)
@@ -244,16 +237,15 @@ def _prune(estimator, target_of, method, retrain, X, y, epochs, finetune_lr_fact
 
 def _prune_pipeline(estimator, pipeline, target_of, method, retrain, X, y, epochs, finetune_lr_factor, seed):
     """``(pruned pipeline, info)`` for one fitted pipeline (``X``: checked raw data or None)."""
-    old_net, n_before = _network(estimator, pipeline)
+    net, n_before = _network(estimator, pipeline)  # of the estimator's deep copy: read, never modified
     target, amount = target_of(n_before)
     if amount == 0.0:
         retrain = None
-    net = copy.deepcopy(old_net)
     prep = pipeline.named_steps["preprocessing"]
     params = net.get_params()
     space, genotype = params["module__space"], params["module__genotype"]
     n_inputs, n_outputs = params["module__n_inputs"], params["module__n_outputs"]
-    trained_epochs = max(1, len(old_net.history))
+    trained_epochs = max(1, len(net.history))
     if epochs is None:
         epochs = trained_epochs if retrain == "scratch" else max(1, trained_epochs // 4)
 

@@ -629,7 +629,7 @@ class Runner:
 
         A bag (the fold models of a cross-validated trial) is kept as it is.
         """
-        if self.bagging or isinstance(model, (EnsembleClassifier, EnsembleRegressor)) or self._refit_interrupted:
+        if isinstance(model, (EnsembleClassifier, EnsembleRegressor)) or self._refit_interrupted:
             return model, False  # a bag is final; after a Ctrl-C in a refit, no other member is refit
         if self.n_refit is None or self._refit_estimate(safety=1.0, result=result) > self.remaining() - self._margin():
             return model, False

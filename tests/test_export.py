@@ -321,11 +321,9 @@ def test_a_fitted_ensemble_exports_as_one_graph_with_an_average(ensemble_classif
 def test_a_nested_ensemble_of_bags_exports_and_matches_predict_proba(ensemble_classifier, mixed_split, tmp_path):
     from sknas.ensemble import EnsembleClassifier
 
+    from sknas.evaluation.ensembles import leaves
+
     X, y, X_test = mixed_split
-
-    def leaves(model):
-        return [p for m in model.estimators for p in leaves(m)] if isinstance(model, EnsembleClassifier) else [model]
-
     # the fit's own fold models (2 folds: validation_fraction=0.5); the best trial's first fold is best_estimator_
     best = ensemble_classifier.best_estimator_
     others = [p for p in leaves(ensemble_classifier.ensemble_) if p is not best]

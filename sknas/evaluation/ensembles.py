@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-__all__ = ["EnsembleClassifier", "EnsembleRegressor", "best_prefix", "ensemble_selection", "score_predictions"]
+__all__ = ["EnsembleClassifier", "EnsembleRegressor", "best_prefix", "ensemble_selection", "leaves",
+           "score_predictions"]
 
 
 class _Precomputed(BaseEstimator):
@@ -123,6 +124,13 @@ class _Ensemble(BaseEstimator):
         w = np.asarray(self.weights, dtype=float)
         out = sum(wi * getattr(est, method)(X) for wi, est in zip(w, self.estimators))
         return out / w.sum()
+
+
+def leaves(model):
+    """The fitted models a bag or an ensemble (nested) averages, depth first; ``[model]`` for a single one."""
+    if isinstance(model, _Ensemble):
+        return [leaf for member in model.estimators for leaf in leaves(member)]
+    return [model]
 
 
 class EnsembleClassifier(ClassifierMixin, _Ensemble):
