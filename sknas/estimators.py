@@ -143,6 +143,12 @@ class BaseAutoNAS(BaseEstimator):
                 raise self._not_yet(f"the constraint {key!r}")
             if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or limit <= 0:
                 raise ValueError(f"{name}: constraint {key!r} must be a positive number. Got {limit!r} instead.")
+        if self.constraints and self.ensemble_size != "auto" and self.ensemble_size > 1:
+            raise ValueError(
+                f"{name}: constraints={self.constraints!r} limit the one network that predicts, and an ensemble "
+                f"of ensemble_size={self.ensemble_size!r} members (each a bag of fold models) would predict with "
+                f"several; use ensemble_size=1 or 'auto' (one network under constraints)."
+            )
         if self.input_shape is not None:
             shape = tuple(self.input_shape)
             if len(shape) != 3 or not all(isinstance(v, numbers.Integral) and v > 0 for v in shape):
@@ -317,6 +323,7 @@ class BaseAutoNAS(BaseEstimator):
             space, self._task, scorer, max_epochs=self.max_epochs,
             classes=getattr(self, "classes_", None), preprocessing=self._preprocessing(),
             n_threads=1, device=self._torch_device(), max_params=constraints.get("params"),
+            max_flops=constraints.get("flops"),
             keep_predictions=self._ensembling(), prune=self.pruning, bag=self._ensembling(),
             measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
@@ -386,10 +393,15 @@ class BaseAutoNAS(BaseEstimator):
         return self
 
     def _ensembling(self):
+        # a cost constraint limits the network that predicts: one network, refit, no bag
+        if self.constraints:
+            return False
         return self.ensemble_size == "auto" or self.ensemble_size > 1
 
     def _library_size(self):
         """How many of the best complete trials keep their model and validation predictions for the ensemble."""
+        if not self._ensembling():
+            return 0
         if self.ensemble_size == "auto":
             return AUTO_LIBRARY_SIZE
         return max(10, 3 * self.ensemble_size) if self.ensemble_size > 1 else 0
@@ -542,8 +554,16 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         chosen ``best_estimator_`` is still the best-scoring model that meets
         the constraints.
     constraints : dict or None, default=None
-        Hard limits the chosen model must meet: ``"params"`` (checked before
-        training), ``"flops"`` and ``"latency_ms"`` (batch of one row).
+        Hard limits the chosen model must meet: ``"params"`` and ``"flops"``
+        (one row's forward pass), both known from the genotype before any
+        training, and ``"latency_ms"`` (batch of one row, measured after
+        training). A proposal over a ``params`` or ``flops`` limit is shrunk
+        to fit before it is trained (no snapshot or TabM copies, no
+        embedding, narrower, then shallower; ``repaired`` in
+        ``search_results_``), so the search spends its budget among feasible
+        networks; the searcher is told the score under its own proposal.
+        Under constraints one network predicts (``ensemble_size="auto"``
+        means 1; ``ensemble_size > 1`` is an error).
     ensemble_size : "auto" or int, default="auto"
         Greedy ensemble selection (Caruana et al. 2004) with repetition over
         the best complete trials' validation predictions (out-of-fold with

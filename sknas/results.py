@@ -7,7 +7,7 @@ __all__ = ["SearchResults", "leaderboard"]
 _COLUMNS = (
     "trial", "genotype", "score", "status", "error", "fit_time", "n_params", "flops", "latency_ms",
     "latency_batch_ms", "n_epochs", "best_epoch", "n_folds", "stop_reason", "epochs", "data_fraction",
-    "source", "learning_curve", "predicted_score", "train_mode",
+    "source", "learning_curve", "predicted_score", "train_mode", "repaired",
 )
 
 
@@ -54,6 +54,8 @@ class SearchResults:
             "learning_curve": list(result.learning_curve),
             "predicted_score": dict(candidate.meta).get("predicted_score"),
             "train_mode": result.train_mode,
+            # the genotype the searcher proposed, when it was shrunk to fit the size limits before the trial
+            "repaired": dict(candidate.meta).get("proposed") is not None,
         }
         self.rows.append(row)
         return row["trial"]

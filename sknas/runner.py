@@ -234,6 +234,7 @@ class Runner:
         self._rng = np.random.default_rng(seed)
         self._n_folds = 1
         self._refit_interrupted = False
+        self._data = None  # the trials' data while run() searches (size limits are checked on it)
 
     # -- the clock -----------------------------------------------------------------
     @property
@@ -318,14 +319,39 @@ class Runner:
         while self._rerun and len(out) < k:
             out.append(self._rerun.pop(0))
         while self.portfolio and len(out) < k:
-            out.append((Candidate(self.portfolio.pop(0)), "portfolio"))
+            out.append((self._within_limits(Candidate(self.portfolio.pop(0))), "portfolio"))
         if len(out) < k:
             left = None if self.max_trials is None else self.max_trials - len(self.results) - len(out)
             self.searcher.set_budget(max_epochs=self.evaluator.max_epochs, max_trials=left)
-            out += [(c, "searcher") for c in self.searcher.ask(k - len(out))]
+            out += [(self._within_limits(c), "searcher") for c in self.searcher.ask(k - len(out))]
             for candidate, result, source in self.searcher.pop_records():
                 self._record(candidate, source, result, tell=False)
         return out
+
+    def _within_limits(self, candidate):
+        """``candidate``, or its repair to the evaluator's size limits (``params``, ``flops``).
+
+        A network's size is known from its genotype before any training, so a
+        proposal over a limit is shrunk (:meth:`Evaluator.fit_limits
+        <sknas.evaluation.trainer.Evaluator.fit_limits>`) instead of costing a
+        failed trial: the search reaches feasible networks from its first
+        trials and spends its budget among them. The repaired candidate
+        remembers the proposal (``meta["proposed"]``): the searcher is told
+        the result under its own proposal (what it asked for, scored as what
+        the limit makes of it), and the results row holds the network that ran
+        (``repaired=True``). A proposal the space cannot shrink enough runs as
+        it is and fails before training, as without repair.
+        """
+        if self._data is None or not getattr(self.evaluator, "has_size_limits", False):
+            return candidate
+        try:
+            fitted = self.evaluator.fit_limits(candidate.genotype, self._data)
+        except Exception:  # noqa: BLE001 - the trial itself builds this network and reports the error as a failure
+            return candidate
+        if fitted is None or fitted == candidate.genotype:
+            return candidate
+        return dataclasses.replace(candidate, genotype=fitted,
+                                   meta=tuple(candidate.meta) + (("proposed", candidate.genotype),))
 
     def _scaled(self, candidate):
         """The candidate at the runner's base data fraction."""
@@ -348,6 +374,7 @@ class Runner:
         """Search until the budget or the trial cap is spent; returns the SearchResults."""
         self.searcher.set_budget(max_epochs=self.evaluator.max_epochs)
         self._n_folds = len(data) if isinstance(data, (list, tuple)) else 1
+        self._data = data
         if getattr(self.searcher, "needs_data", False):
             self.searcher.set_data(data if isinstance(data, (list, tuple)) else [data], self.evaluator,
                                    deadline=self._search_deadline())
@@ -363,6 +390,7 @@ class Runner:
                 else:
                     self._run_serial(data)
         finally:
+            self._data = None  # the estimator frees the split before its refit
             if self._trial_dir is not None:
                 shutil.rmtree(self._trial_dir, ignore_errors=True)
                 self._trial_dir = None
@@ -542,7 +570,7 @@ class Runner:
         if self.reward is not None and result_score(result) is not None:
             told = dataclasses.replace(result, score=float(self.reward(result)))
         if tell and not interrupted:  # a cut-short trial says nothing about its candidate
-            self.searcher.tell(candidate, told)
+            self.searcher.tell(_as_proposed(candidate), told)
         trial = self.results.add(self._scaled(candidate), result, source)
         if interrupted:
             self._interrupted.append((candidate, source))
@@ -728,6 +756,15 @@ class Runner:
             return estimators[0], trials, weights
         cls = EnsembleClassifier if classes is not None else EnsembleRegressor
         return cls(estimators, weights), trials, weights
+
+
+def _as_proposed(candidate):
+    """The candidate the searcher proposed (before :meth:`Runner._within_limits` repaired it)."""
+    meta = dict(candidate.meta)
+    if meta.get("proposed") is None:
+        return candidate
+    return dataclasses.replace(candidate, genotype=meta["proposed"],
+                               meta=tuple((k, v) for k, v in candidate.meta if k != "proposed"))
 
 
 def _result_of(row):

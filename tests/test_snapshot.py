@@ -25,9 +25,7 @@ def space_for(task="classification", **training):
 
 
 def genotype(space, **changes):
-    g = dict(space.portfolio()[0])
-    g.update(changes)
-    return space.validate(g)
+    return space.replace(space.portfolio()[0], **changes)
 
 
 def standardized(X):
@@ -58,7 +56,8 @@ def softmax(z):
 # -- the search space ------------------------------------------------------------------
 def test_snapshots_is_a_training_choice_off_by_default():
     space = TrainingSpace()
-    assert [p.name for p in space.params][-1] == "snapshots"
+    names = [p.name for p in space.params]
+    assert "snapshots" in names and names.index("snapshots") < names.index("lr_schedule")
     assert space.portfolio()[0]["snapshots"] == 1
     assert {space.sample(seed)["snapshots"] for seed in range(40)} == {1, 3, 5}
     assert TrainingSpace("regression").portfolio()[0]["snapshots"] == 1
@@ -66,6 +65,22 @@ def test_snapshots_is_a_training_choice_off_by_default():
     assert forced.portfolio()[0]["snapshots"] == 3 and forced.sample(0)["snapshots"] == 3
     with pytest.raises(ValueError):
         _ = TrainingSpace(snapshots=(0, 3)).params
+
+
+def test_lr_schedule_is_a_decision_only_without_snapshots():
+    """A snapshot ensemble has its own schedule: ``lr_schedule`` is inactive (absent) for snapshots > 1."""
+    space = TrainingSpace()
+    draws = [space.sample(seed) for seed in range(60)]
+    assert all(("lr_schedule" in g) == (g["snapshots"] == 1) for g in draws)
+    assert {g["lr_schedule"] for g in draws if "lr_schedule" in g} == {"constant", "cosine", "onecycle"}
+    with_schedule = space.portfolio()[0]
+    with pytest.raises(ValueError, match="inactive"):
+        space.validate({**with_schedule, "snapshots": 3})
+    assert "lr_schedule" not in space.validate({k: v for k, v in with_schedule.items() if k != "lr_schedule"}
+                                               | {"snapshots": 3})
+    forced = TrainingSpace(snapshots=(3,))
+    assert "lr_schedule" not in forced.portfolio()[0] and "lr_schedule" not in forced.sample(0)
+    assert "lr_schedule" in TrainingSpace(snapshots=(1,)).sample(0)
 
 
 def test_genotype_saved_before_snapshots_still_validates():

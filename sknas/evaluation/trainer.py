@@ -508,6 +508,10 @@ class Evaluator:
         A hard limit on the network's parameter count: a candidate over it is
         a failed trial, found by building the network, before any training.
         A snapshot ensemble (``snapshots=M > 1``) counts its ``M`` copies.
+        :meth:`fit_limits` repairs a proposal over it before it is run.
+    max_flops : int or None
+        The same for the FLOPs of one row's forward pass
+        (:func:`~sknas.evaluation.objectives.count_flops`).
     keep_predictions : bool
         Return the validation predictions (for ensemble selection).
     measure_latency : bool
@@ -532,7 +536,7 @@ class Evaluator:
     def __init__(self, space, task, scorer, max_epochs=100, classes=None, preprocessing="auto",
                  patience=10, n_threads=1, device="cpu", keep_model=True, cache_size=6, max_params=None,
                  keep_predictions=False, measure_latency=False, prune=False, cache_bytes=512 * 2**20,
-                 batched_folds=None, bag=False):
+                 batched_folds=None, bag=False, max_flops=None):
         self.space = space
         self.task = task
         self.scorer = scorer
@@ -546,6 +550,7 @@ class Evaluator:
         self.cache_size = cache_size
         self.cache_bytes = cache_bytes
         self.max_params = max_params
+        self.max_flops = max_flops
         self.keep_predictions = keep_predictions
         self.measure_latency = measure_latency
         self.prune = prune
@@ -610,6 +615,52 @@ class Evaluator:
     def clear_cache(self):
         """Drop the preprocessed copies kept between trials (before a refit on all the data)."""
         self._cache.clear()
+
+    # -- size limits, known before training ------------------------------------------------
+    @property
+    def has_size_limits(self):
+        """Whether a parameter or FLOPs limit is set (what :meth:`fit_limits` repairs)."""
+        return self.max_params is not None or self.max_flops is not None
+
+    def size(self, genotype, data, flops=True):
+        """``(n_params, flops)`` of the network ``genotype`` describes on ``data``, without training.
+
+        The network is built on the width of the genotype's preprocessed
+        features (the preprocessing is fitted on the training rows of the
+        first fold, and kept in the cache the trial then reads); a snapshot
+        ensemble counts its ``M`` copies, as the limits do. ``flops=False``
+        skips counting FLOPs (``None`` in their place).
+        """
+        fold = data[0] if isinstance(data, (list, tuple)) else data
+        _, Xt, _, _, _ = self._preprocess(genotype, fold, 1.0, seed=0)
+        n_outputs = len(self.classes) if self.task == "classification" else 1
+        module = self.space.build(genotype, Xt.shape[1], n_outputs)
+        copies = snapshot_count(self.space, genotype)
+        return (count_parameters(module) * copies,
+                count_flops(module, Xt.shape[1]) * copies if flops else None)
+
+    def within_limits(self, n_params, flops):
+        """Whether a network of this size meets ``max_params`` and ``max_flops`` (``None`` sizes are not checked)."""
+        return ((self.max_params is None or n_params is None or n_params <= self.max_params)
+                and (self.max_flops is None or flops is None or flops <= self.max_flops))
+
+    def fit_limits(self, genotype, data, max_steps=64):
+        """``genotype``, or the first smaller genotype within the size limits, or ``None``.
+
+        Steps through the space's :meth:`~sknas.space.base.SearchSpace.shrink`
+        (fewer snapshot copies, no TabM copies, no embedding, narrower, then
+        shallower networks) until the network fits ``max_params`` and
+        ``max_flops``; ``None`` when the space knows no smaller network that
+        fits (the candidate is then run as it is, and fails before training).
+        Cheap: networks are built, never trained.
+        """
+        for _ in range(max_steps):
+            if self.within_limits(*self.size(genotype, data, flops=self.max_flops is not None)):
+                return genotype
+            genotype = self.space.shrink(genotype)
+            if genotype is None:
+                return None
+        return None
 
     def evaluate(self, candidate, data, deadline=None, seed=0, incumbent_loss=None, stop=None):
         """Train and score ``candidate``; never raises for a failing candidate.
@@ -772,14 +823,20 @@ class Evaluator:
                                              snapshots=snapshot_count(self.space, genotype))
                 extra.append(("pruner", pruner))
             net.set_params(callbacks=list(net.callbacks) + extra)
-        if self.max_params is not None:
+        if self.has_size_limits:
             net.initialize()
             # a snapshot ensemble predicts with M copies of the network: the constraint is on all of them
-            n_params = count_parameters(net.module_) * snapshot_count(self.space, genotype)
-            if n_params > self.max_params:
+            copies = snapshot_count(self.space, genotype)
+            n_params = count_parameters(net.module_) * copies
+            if self.max_params is not None and n_params > self.max_params:
                 raise ConstraintViolation(
                     f"n_params={n_params} exceeds the constraint params <= {self.max_params}; not trained"
                 )
+            if self.max_flops is not None:
+                flops = count_flops(net.module_, Xt.shape[1]) * copies
+                if flops > self.max_flops:
+                    raise ConstraintViolation(
+                        f"flops={flops} exceeds the constraint flops <= {self.max_flops}; not trained")
         return _FoldTrial(genotype=genotype, prep=prep, Xt=Xt, y_train=y_train, Xv=Xv, y_valid=y_valid,
                           net=net, pruner=pruner, epochs=epochs, first=first, stop=stop)
 

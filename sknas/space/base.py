@@ -59,6 +59,18 @@ class SearchSpace(BaseEstimator):
         """Genotypes known to be strong, tried first by every optimizer."""
         return []
 
+    def shrink(self, genotype):
+        """One step towards a smaller network than ``genotype``'s, or ``None`` when none is known.
+
+        Used to repair a proposal that breaks a size limit (parameters,
+        FLOPs) before it costs a trial: the evaluator applies steps until the
+        network fits (:meth:`sknas.evaluation.trainer.Evaluator.fit_limits`).
+        Each step must make the network no larger and must end, after finitely
+        many steps, in ``None``. A space without a notion of size (the default)
+        returns ``None``: its proposals are checked, never repaired.
+        """
+        return None
+
     # -- derived machinery -------------------------------------------------------
     @property
     def params(self):
@@ -134,6 +146,21 @@ class SearchSpace(BaseEstimator):
                 f"{type(self).__name__}: genotype has inactive or unknown parameters {sorted(extra)}."
             )
         return checked
+
+    def replace(self, genotype, **changes):
+        """``genotype`` with some decisions changed, as a valid genotype of this space.
+
+        Unlike :meth:`Genotype.replace <sknas.space.genotype.Genotype.replace>`,
+        values that the changes make inactive are dropped (e.g. ``lr_schedule``
+        when ``snapshots`` becomes 3), and a decision they activate must be
+        among the changes; the result is validated (``ValueError`` otherwise).
+        """
+        merged = {**dict(genotype), **changes}
+        completed = self._complete(merged, None)
+        unknown = set(changes) - {p.name for p in self.params}
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: unknown parameters {sorted(unknown)}.")
+        return completed
 
     def mutate(self, genotype, rng):
         """Change one active decision (and repair what it activates)."""

@@ -59,6 +59,17 @@ class JointSpace(SearchSpace):
     def build(self, genotype, n_inputs, n_outputs):
         return self.arch.build(self.arch_genotype(genotype), n_inputs, n_outputs)
 
+    def shrink(self, genotype):
+        """One step towards a smaller network: the training part's step first (a snapshot ensemble
+        becomes one network), else the architecture's; the preprocessing is kept. ``None`` when
+        neither part knows a smaller one."""
+        for part, subset in ((self.training, self.training_genotype), (self.arch, self.arch_genotype)):
+            smaller = part.shrink(subset(genotype)) if part is not None else None
+            if smaller is not None:
+                kept = {k: v for k, v in genotype.items() if k not in {p.name for p in part.params}}
+                return self.validate({**kept, **smaller})
+        return None
+
     def portfolio(self):
         """The configurations every search tries first, in order.
 

@@ -219,6 +219,30 @@ class MLPSpace(SearchSpace):
         ]
         return _valid_only(self, candidates)
 
+    def shrink(self, genotype):
+        """One step towards a smaller network (see :meth:`SearchSpace.shrink <sknas.space.base.SearchSpace.shrink>`).
+
+        In this order, one change a step: TabM's ``k`` copies down to the
+        smallest allowed ``ensemble_k``; the input embedding off (it multiplies
+        the input width by ``embedding_dim``); the widest block halved (down to
+        ``min_width``); the last block removed (down to ``min_blocks``: with the
+        default ``min_blocks=0``, the linear model). ``None`` from the linear
+        model (or the smallest network of a customised space).
+        """
+        k, smallest_k = genotype.get("ensemble_k", 1), min(self.ensemble_ks)
+        if k > smallest_k:
+            return self.replace(genotype, ensemble_k=smallest_k)
+        if genotype.get("embedding", "none") != "none" and "none" in self.embeddings:
+            return self.replace(genotype, embedding="none")
+        n = self.n_blocks(genotype)
+        widths = [genotype[f"width_{i}"] for i in range(n)]
+        if widths and max(widths) > self.min_width:
+            i = int(np.argmax(widths))
+            return self.replace(genotype, **{f"width_{i}": max(self.min_width, widths[i] // 2)})
+        if self._has_depth() and n > self.min_blocks:
+            return self.replace(genotype, n_blocks=n - 1)
+        return None
+
     #: What the linear model of the portfolio needs of a joint space's other parts: a larger
     #: learning rate and smaller batches (at 1e-3 and 128 rows a step, a linear model is far
     #: from converged within a small table's few hundred steps: 0.12 against RidgeCV's 0.62
@@ -412,6 +436,19 @@ class ResNetSpace(SearchSpace):
             hidden_dropout=genotype["hidden_dropout"], residual_dropout=genotype["residual_dropout"],
             drop_path=genotype.get("drop_path", 0.0), **_input_options(genotype),
         )
+
+    def shrink(self, genotype):
+        """One step towards a smaller network: the embedding off, then the width halved (down to
+        ``min_width``), then ``hidden_factor`` down to 1, then one block fewer (down to 1); ``None`` after."""
+        if genotype.get("embedding", "none") != "none" and "none" in self.embeddings:
+            return self.replace(genotype, embedding="none")
+        if genotype["width"] > self.min_width:
+            return self.replace(genotype, width=max(self.min_width, genotype["width"] // 2))
+        if genotype["hidden_factor"] > 1.0:
+            return self.replace(genotype, hidden_factor=1.0)
+        if genotype["n_blocks"] > 1:
+            return self.replace(genotype, n_blocks=genotype["n_blocks"] - 1)
+        return None
 
     def portfolio(self):
         g = _front(self)

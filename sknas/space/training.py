@@ -24,7 +24,13 @@ class TrainingSpace(SearchSpace):
     the prediction averages the ``M`` end-of-cycle snapshots (see
     :mod:`sknas.nn.snapshot` and :func:`sknas.evaluation.trainer.make_net`).
     ``1`` (off) is the default, and a genotype saved before the parameter
-    existed validates with it.
+    existed validates with it. ``lr_schedule`` is conditional on
+    ``snapshots=1``: a snapshot ensemble has its own schedule, so the
+    decision is inactive (absent from the genotype) for ``M > 1`` and no
+    search spends proposals on a choice training ignores. (Changed after 0.1.0: the
+    snapshot count is drawn before the schedule, so seeded draws of the
+    training space differ from earlier versions, and a saved genotype with
+    ``snapshots > 1`` and an ``lr_schedule`` no longer validates.)
 
     Parameters
     ----------
@@ -54,18 +60,30 @@ class TrainingSpace(SearchSpace):
             Float("weight_decay", 1e-6, 1e-1, log=True),
             Categorical("batch_size", tuple(self.batch_sizes)),
             Categorical("optimizer", OPTIMIZERS),
-            Categorical("lr_schedule", LR_SCHEDULES),
+            _added(Categorical("snapshots", snapshots), 1),
         ]
+        # a snapshot ensemble replaces the schedule by cosine annealing with warm restarts:
+        # the schedule is a decision only without one (inactive, so never searched in vain)
+        if 1 in snapshots:
+            when = {"snapshots": (1,)} if len(snapshots) > 1 else None
+            params.append(Categorical("lr_schedule", LR_SCHEDULES, when=when))
         if self.task == "classification":
             params.append(Float("label_smoothing", 0.0, 0.2))
-        # last, so that the draws of the parameters before it keep their random streams
-        params.append(_added(Categorical("snapshots", snapshots), 1))
         return params
+
+    def shrink(self, genotype):
+        """A snapshot ensemble (``M`` copies of the network at prediction) becomes one network, with the
+        portfolio's cosine schedule; ``None`` otherwise (see :meth:`SearchSpace.shrink
+        <sknas.space.base.SearchSpace.shrink>`)."""
+        if genotype.get("snapshots", 1) > 1 and 1 in self.snapshots:
+            return self.replace(genotype, snapshots=1, lr_schedule="cosine")
+        return None
 
     def portfolio(self):
         g = {"lr": 1e-3, "weight_decay": 1e-5, "batch_size": 128 if 128 in self.batch_sizes else self.batch_sizes[0],
-             "optimizer": "adamw", "lr_schedule": "cosine",
-             "snapshots": 1 if 1 in self.snapshots else next(iter(self.snapshots))}
+             "optimizer": "adamw", "snapshots": 1 if 1 in self.snapshots else next(iter(self.snapshots))}
+        if g["snapshots"] == 1:
+            g["lr_schedule"] = "cosine"
         if self.task == "classification":
             g["label_smoothing"] = 0.0
         return [self.validate(g)]
