@@ -53,13 +53,15 @@ class DARTSSearch(OneShotSearcher):
     early_stop_skips : int or None, default=None
         DARTS+ (Liang et al. 2019): stop the search at the end of the epoch
         where the derived genotype has at least this many skip
-        connections (see :func:`count_skips`); the paper uses 2.
+        connections (see :func:`count_skips`), counted before the
+        ``max_skips`` cap; the paper uses 2.
     skip_dropout : float, default=0.0
-        P-DARTS (Chen et al. 2019): dropout on the output of skip
-        connections during the search, decaying linearly to 0 over the
-        epochs, so that parameter-free skips cannot win by learning fastest.
+        P-DARTS's dropout on the output of skip connections during the
+        search, decaying linearly to 0 over the epochs, so that
+        parameter-free skips cannot win by learning fastest (the whole of
+        P-DARTS, with its stages, is :class:`~sknas.search.oneshot.pdarts.PDARTSSearch`).
     max_skips : int or None, default=None
-        P-DARTS: the derived genotype keeps at most this many skip
+        P-DARTS's cap: the derived genotype keeps at most this many skip
         connections (the strongest); the paper uses 2.
     warmup_epochs : int, default=0
         Epochs training only the weights before the logits move.
