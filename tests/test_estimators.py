@@ -218,8 +218,8 @@ def test_diabetes_r2():
     assert np.mean(scores) >= 0.40, scores
 
 
-ONE_SHOT_SPACES = {"darts": ("mlp", "cell"), "gdas": ("mlp", "cell"), "enas": ("mlp", "cell"), "morphism": ("mlp",),
-                   "proxyless": ("mlp",), "ofa": ("mlp",)}
+ONE_SHOT_SPACES = {"darts": ("mlp", "cell"), "pdarts": ("mlp", "cell"), "gdas": ("mlp", "cell"),
+                   "enas": ("mlp", "cell"), "morphism": ("mlp",), "proxyless": ("mlp",), "ofa": ("mlp",)}
 
 
 #: Searchers the default run tries on every space; every searcher runs on "mlp" and the whole matrix (about

@@ -164,6 +164,7 @@ SEARCHERS = {
     "hyperband": "sknas.search.hyperband:Hyperband",
     "bohb": "sknas.search.bohb:BOHB",
     "darts": "sknas.search.oneshot.darts:DARTSSearch",
+    "pdarts": "sknas.search.oneshot.pdarts:PDARTSSearch",
     "gdas": "sknas.search.oneshot.gdas:GDASSearch",
     "enas": "sknas.search.oneshot.enas:ENASSearch",
     "proxyless": "sknas.search.oneshot.proxyless:ProxylessSearch",

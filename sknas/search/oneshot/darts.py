@@ -53,13 +53,15 @@ class DARTSSearch(OneShotSearcher):
     early_stop_skips : int or None, default=None
         DARTS+ (Liang et al. 2019): stop the search at the end of the epoch
         where the derived genotype has at least this many skip
-        connections (see :func:`count_skips`); the paper uses 2.
+        connections (see :func:`count_skips`), counted before the
+        ``max_skips`` cap; the paper uses 2.
     skip_dropout : float, default=0.0
-        P-DARTS (Chen et al. 2019): dropout on the output of skip
-        connections during the search, decaying linearly to 0 over the
-        epochs, so that parameter-free skips cannot win by learning fastest.
+        P-DARTS's dropout on the output of skip connections during the
+        search, decaying linearly to 0 over the epochs, so that
+        parameter-free skips cannot win by learning fastest (the whole of
+        P-DARTS, with its stages, is :class:`~sknas.search.oneshot.pdarts.PDARTSSearch`).
     max_skips : int or None, default=None
-        P-DARTS: the derived genotype keeps at most this many skip
+        P-DARTS's cap: the derived genotype keeps at most this many skip
         connections (the strongest); the paper uses 2.
     warmup_epochs : int, default=0
         Epochs training only the weights before the logits move.
@@ -139,8 +141,10 @@ class DARTSSearch(OneShotSearcher):
         super()._setup()
         self.stopped_early_ = False
 
-    def _derive(self, alphas):
-        return self._arch_space().derive(alphas, base=self._arch_part(self.base_), max_skips=self.max_skips)
+    def _derive(self, alphas, capped=True):
+        """The genotype of ``alphas``; ``capped=False`` ignores ``max_skips`` (what DARTS+ counts)."""
+        return self._arch_space().derive(alphas, base=self._arch_part(self.base_),
+                                         max_skips=self.max_skips if capped else None)
 
     # -- one search step per batch ------------------------------------------------------------
     def _prepare_mode(self, supernet, epoch, epochs):
@@ -198,6 +202,24 @@ class DARTSSearch(OneShotSearcher):
 
     # -- the search ----------------------------------------------------------------------
     def _train(self, supernet, data, epochs, deadline):
+        run = self._train_stage(supernet, data, epochs, deadline, float(self.skip_dropout))
+        if run["stop_reason"] == "early_stopping":
+            self.stopped_early_ = True
+        alphas = self._alphas_of(supernet)
+        return {"genotype": self._derive(alphas), "alphas": alphas, **run}
+
+    def _alphas_of(self, supernet):
+        """The logits ``space.derive`` reads (P-DARTS masks the operations it has dropped)."""
+        return supernet.alphas()
+
+    def _train_stage(self, supernet, data, epochs, deadline, skip_dropout):
+        """``epochs`` epochs of alternating logit and weight steps on ``supernet``.
+
+        Skip dropout starts at ``skip_dropout`` and decays linearly to 0 over
+        the epochs; DARTS+'s criterion (``early_stop_skips``) ends the
+        epochs early. Returns ``n_epochs``, ``learning_curve`` (the mean loss
+        on the architecture share per epoch) and ``stop_reason``.
+        """
         weights = supernet.weight_parameters()
         w_opt, scheduler = self._weight_training(weights, data, epochs)
         a_opt = torch.optim.Adam(supernet.arch_parameters(), lr=float(self.arch_lr), betas=(0.5, 0.999),
@@ -209,7 +231,7 @@ class DARTSSearch(OneShotSearcher):
         for epoch in range(epochs):
             supernet.train()
             self._prepare_mode(supernet, epoch, epochs)
-            supernet.skip_dropout = float(self.skip_dropout) * (1.0 - epoch / epochs)
+            supernet.skip_dropout = skip_dropout * (1.0 - epoch / epochs)
             arch_batches = epoch_batches(len(Xa), self.batch_size, self._generator)
             arch_losses = []
             timed_out = False
@@ -232,11 +254,9 @@ class DARTSSearch(OneShotSearcher):
                 stop_reason = "time_limit"
                 break
             if (self.early_stop_skips is not None and epoch >= self.warmup_epochs
-                    and count_skips(arch_space, self._derive(supernet.alphas())) >= self.early_stop_skips):
-                self.stopped_early_ = True
+                    and count_skips(arch_space, self._derive(self._alphas_of(supernet), capped=False))
+                    >= self.early_stop_skips):
                 stop_reason = "early_stopping"
                 break
         supernet.skip_dropout = 0.0
-        alphas = supernet.alphas()
-        return {"genotype": self._derive(alphas), "alphas": alphas, "n_epochs": n_epochs,
-                "learning_curve": curve, "stop_reason": stop_reason}
+        return {"n_epochs": n_epochs, "learning_curve": curve, "stop_reason": stop_reason}
