@@ -107,11 +107,14 @@ class OFASearch(OneShotSearcher):
         distillation.
 
     What was trained is recorded in ``phases_``. The sandwich rule is the
-    default because, at these CPU-sized budgets (30 supernet epochs),
-    progressive shrinking gave lower validation scores to the sub-networks
-    of every size on the tables of ``benchmarks/bench_ofa.py`` (see
-    ``docs/benchmarks/ofa.md``): its shrinking stages are too short to
-    recover what the width phase takes from the largest network.
+    default because progressive shrinking was worse on one of the two
+    tables of ``benchmarks/bench_ofa.py`` at 30 supernet epochs (3 seeds,
+    ``docs/benchmarks/ofa.md``): on spam7 it gave the small and middle
+    sub-networks 0.3 to 0.9 points more accuracy and the largest 0.7
+    points less; on boston_housing it was worse at every size (R^2 -0.02
+    to -0.22). Its shrinking stages are a few epochs long here, too short
+    to recover what the width phase, which never trains the largest
+    network itself, takes from it.
 
     Sub-networks are then picked *without retraining*: an evolutionary
     search over sub-network configurations (a random population under the
