@@ -313,3 +313,17 @@ def test_ofa_sorting_units_keeps_the_largest_network_and_puts_important_units_fi
     for i, reader in enumerate([supernet.linears[1].weight, supernet.linears[2].weight, supernet.head.weight]):
         importance = reader[:, :32].abs().sum(dim=0)
         assert bool((importance[:-1] >= importance[1:]).all())
+
+
+def test_ofa_progressive_shrinking_reaches_every_phase_within_its_time_share():
+    import time
+
+    searcher = OFASearch(schedule="progressive", epochs=10_000, time_share=0.5, population=1, n_generations=0)
+    searcher.setup(SPACE, 0)
+    start = time.time()
+    searcher.set_data([problem()], evaluator(), deadline=start + 2.0)
+    searcher.ask(1)
+    (_, row, _), = searcher.pop_records()
+    assert row.status == "ok" and row.stop_reason == "time_limit"
+    assert [p["phase"] for p in searcher.phases_] == ["largest", "depth", "depth", "width", "width"]
+    assert searcher.phases_[0]["steps"] > 0 and time.time() - start < 10.0
