@@ -19,10 +19,11 @@ from sknas.search.morphism import MorphismSearch
 from sknas.search.oneshot.darts import DARTSSearch, count_skips
 from sknas.search.oneshot.enas import ENASSearch
 from sknas.search.oneshot.gdas import GDASSearch
+from sknas.nn.supernet import MixedCell
 from sknas.space.cell import CellSpace
 from sknas.space.genotype import Genotype
 from sknas.space.joint import JointSpace
-from sknas.space.mlp import MLPSpace
+from sknas.space.mlp import MLPSpace, chain_blocks
 from sknas.space.training import TrainingSpace
 
 
@@ -85,6 +86,41 @@ def test_architecture_weights_move_to_the_skip_only_it_can_fit(searcher):
     assert candidate.genotype["skip_1"] == 0 == searcher.derived_["skip_1"]
 
 
+class CountingOps:
+    """Wraps a searcher's ``_train``: counts, per forward pass of the supernet, the calls of each edge's operations."""
+
+    def __init__(self, searcher):
+        self.passes = []  # one Counter per forward pass: (cell, edge row) -> operations called
+        self.n_ops = None
+        train = searcher._train
+
+        def counting_train(supernet, data, epochs, deadline):
+            cells = [m for m in supernet.modules() if isinstance(m, MixedCell)]
+            self.n_ops = len(cells[0].op_names)
+            supernet.register_forward_pre_hook(lambda module, args: self.passes.append(Counter()))
+            for c, cell in enumerate(cells):
+                for row, ops in enumerate(cell.edges):
+                    for op in ops:
+                        op.register_forward_hook(lambda module, args, out, key=(c, row): self.passes[-1].update([key]))
+            return train(supernet, data, epochs, deadline)
+
+        searcher._train = counting_train
+
+
+@pytest.mark.parametrize("cls", [GDASSearch, DARTSSearch])
+def test_gdas_runs_only_the_sampled_operation_of_each_edge(cls):
+    space = cell_space(("linear", "skip_connect", "relu", "glu"))
+    searcher = cls(epochs=2)
+    counting = CountingOps(searcher)
+    run_search(searcher, space, cell_problem(), classification_evaluator(space))
+    assert len(counting.passes) == 12  # 2 epochs of 3 weight steps and 3 architecture steps
+    calls = [n for counts in counting.passes for n in counts.values()]
+    if cls is GDASSearch:
+        assert max(calls) == 1  # one operation per edge and forward pass, of the 4 (5 with "none")
+    else:  # the contrast: DARTS runs every operation but the zero one
+        assert min(calls) == counting.n_ops - 1
+
+
 def test_enas_controller_learns_to_sample_the_skip():
     searcher = ENASSearch(epochs=10, batch_size=32, supernet_options=FIXED_WIDTHS)
     (candidate,), _ = run_search(searcher, SKIP_SPACE, skip_problem(), regression_evaluator(SKIP_SPACE))
@@ -92,6 +128,28 @@ def test_enas_controller_learns_to_sample_the_skip():
     drawn = Counter(searcher._sample(generator)[1]["skip_1"] for _ in range(100))
     assert drawn[0] >= 80, drawn  # from half at the start
     assert candidate.genotype["skip_1"] == 0
+
+
+def test_enas_rewards_children_in_evaluation_mode():
+    # a dropout of 0.5 in the base: in training mode two calls on the same child and rows would differ
+    space = MLPSpace(max_blocks=2, max_width=32, activations=("relu",), norms=("batch",))
+    base = space.validate(Genotype({"n_blocks": 2, **chain_blocks(2, 32, act="relu", norm="batch", dropout=0.5)}))
+    torch.manual_seed(0)
+    supernet = space.supernet(6, 2, base=base)
+    X = torch.randn(256, 6)
+    child = supernet.genotype_of({"n_blocks": 2, "width_0": 16})
+    supernet.train()
+    supernet.use_genotype(child)
+    with torch.no_grad():  # the old behaviour, for contrast: dropout on
+        assert not torch.equal(supernet(X), supernet(X))
+    norms = [m for m in supernet.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    running = [m.running_mean.clone() for m in norms]
+    first, second = ENASSearch._child_outputs(supernet, child, X), ENASSearch._child_outputs(supernet, child, X)
+    assert torch.equal(first, second)
+    assert supernet.training and all(m.training for m in supernet.modules())  # restored for the weight steps
+    assert all(torch.equal(m.running_mean, r) for m, r in zip(norms, running))  # the shared statistics stay
+    # the batch norm (after the first linear layer) normalizes with the batch's own statistics: a shift is removed
+    assert torch.allclose(ENASSearch._child_outputs(supernet, child, X + 3.0), first, atol=1e-4)
 
 
 def test_darts_prefers_layer_norm_for_a_scale_free_target():

@@ -13,11 +13,12 @@ from sknas.evaluation.trainer import Evaluator, torch_threads
 from sknas.evaluation.trial import TrialData
 from sknas.nn.builders import count_parameters
 from sknas.search.base import make_searcher
-from sknas.search.oneshot.ofa import OFASearch
+from sknas.search.oneshot.ofa import OFASearch, sort_units
 from sknas.search.oneshot.proxyless import ProxylessSearch
 from sknas.space.cell import CellSpace
 from sknas.space.joint import JointSpace
-from sknas.space.mlp import MLPSpace
+from sknas.space.genotype import Genotype
+from sknas.space.mlp import MLPSpace, chain_blocks
 from sknas.space.training import TrainingSpace
 
 
@@ -166,3 +167,163 @@ def test_ofa_asks_meet_max_params_and_reads_the_estimator_constraint(table):
     mine = res[res["source"].isin(["supernet", "searcher"])]
     assert clf.searcher_.max_params_ == 8_000 and (mine["status"] == "ok").all()
     assert (mine["n_params"].iloc[1:] <= 8_000).all()
+
+
+# -- Once-for-All: progressive shrinking with distillation ------------------------------------------
+def training_forwards(searcher):
+    """Wraps ``searcher._train``: the (depth, widths) of every training forward pass of the supernet, in order."""
+    seen = []
+    train = searcher._train
+
+    def recording_train(supernet, data, epochs, deadline):
+        def record(module, args):
+            if module.training:  # the teacher and the learning curve run in evaluation mode
+                fixed = module._fixed
+                depth = module.choices["n_blocks"][fixed["n_blocks"][0]]
+                seen.append((depth, tuple(module.choices[f"width_{i}"][fixed[f"width_{i}"][0]]
+                                          for i in range(depth))))
+
+        supernet.register_forward_pre_hook(record)
+        return train(supernet, data, epochs, deadline)
+
+    searcher._train = recording_train
+    return seen
+
+
+def test_ofa_progressive_shrinking_unlocks_depth_then_width_largest_first():
+    searcher = OFASearch(schedule="progressive", epochs=4, batch_size=32, n_random=0, population=1, n_generations=0)
+    seen = training_forwards(searcher)
+    _, records = run_search(searcher, seed=0)
+    assert records[0][1].status == "ok"
+    supernet = searcher.supernet_
+    depths, widths = supernet.choices["n_blocks"], [supernet.choices[f"width_{i}"] for i in range(3)]
+    assert depths == (1, 2, 3) and all(len(w) == 3 for w in widths)
+    phases = searcher.phases_
+    assert [p["phase"] for p in phases] == ["largest", "depth", "depth", "width", "width"]
+    assert [p["depths"] for p in phases] == [(3,), (2, 3), (1, 2, 3), (1, 2, 3), (1, 2, 3)]
+    assert [len(p["widths"][0]) for p in phases] == [1, 1, 1, 2, 3]
+    assert all(p["steps"] > 0 for p in phases) and sum(p["steps"] for p in phases) == 4 * 10
+    # what actually ran, stage by stage: the largest network alone, then only unlocked sizes
+    largest = (3, tuple(w[-1] for w in widths))
+    position = 0
+    for k, phase in enumerate(phases):
+        runs = seen[position:position + phase["steps"] * (1 if k == 0 else 2)]
+        position += len(runs)
+        if k == 0:
+            assert set(runs) == {largest}
+        assert all(d in phase["depths"] and all(w in phase["widths"][i] for i, w in enumerate(ws))
+                   for d, ws in runs)
+        if phase["phase"] == "depth":
+            assert {d for d, _ in runs} == set(phase["depths"])  # the newly unlocked depth is sampled
+        if k == len(phases) - 1:
+            assert any(min(ws) == widths[0][0] for _, ws in runs)  # the smallest width trains at last
+    assert position == len(seen)
+    assert seen.index(next(r for r in seen if r[0] < 3)) < seen.index(next(r for r in seen if min(r[1]) < 256))
+    # distillation from the largest network in every shrinking stage, none while the largest trains alone
+    assert phases[0]["kd_loss"] is None
+    assert all(p["kd_loss"] is not None and 0 < p["kd_loss"] < 10 for p in phases[1:])
+
+
+def test_ofa_sandwich_schedule_trains_every_size_from_the_start():
+    searcher = OFASearch(epochs=2, batch_size=32, population=1, n_generations=0)
+    seen = training_forwards(searcher)
+    _, records = run_search(searcher, seed=0)
+    assert records[0][1].status == "ok"
+    (phase,) = searcher.phases_
+    assert phase["phase"] == "sandwich" and phase["kd_loss"] is None and phase["depths"] == (1, 2, 3)
+    # every step: the largest, then the smallest network, then n_random=2 random ones
+    assert seen[0] == (3, (256, 256, 256)) and seen[1] == (1, (64,))
+    assert len(seen) == 4 * phase["steps"]
+
+
+def test_ofa_distillation_pulls_the_subnetworks_to_the_teacher():
+    fold = problem(seed=3)
+    trained = {}
+    for kd in (0.0, 5.0):
+        trained[kd] = OFASearch(schedule="progressive", epochs=6, batch_size=32, kd_weight=kd, population=1,
+                                n_generations=0)
+        run_search(trained[kd], fold=fold, seed=0)
+    assert trained[0.0]._teacher is None and all(p["kd_loss"] is None for p in trained[0.0].phases_)
+    # the teacher: the largest network after the first phase, the same with or without distillation (same seed)
+    teacher, X = trained[5.0]._teacher, torch.as_tensor(trained[5.0]._prepared.Xv)
+    rng = np.random.default_rng(0)
+    configs = [trained[5.0]._random_config(rng) for _ in range(20)]
+    gaps = {}
+    with torch.no_grad():
+        target = torch.log_softmax(teacher(X), dim=1)
+        for kd, searcher in trained.items():
+            supernet = searcher.supernet_.eval()
+            gaps[kd] = np.mean([float(torch.nn.functional.kl_div(
+                torch.log_softmax(supernet.use_genotype(searcher._genotype(c))(X), dim=1), target,
+                reduction="batchmean", log_target=True)) for c in configs])
+    print(f"\nmean KL(teacher || sub-network) over 20 sub-networks on the validation part: "
+          f"no distillation {gaps[0.0]:.4f}, kd_weight=5 {gaps[5.0]:.4f}")
+    assert gaps[5.0] < 0.8 * gaps[0.0]  # 0.047 vs 0.083 here
+
+
+def test_ofa_progressive_regression_distils_the_teachers_prediction():
+    X, y = make_regression_fold()
+    space = JointSpace(MLPSpace(max_blocks=2, max_width=64), TrainingSpace("regression"))
+    searcher = OFASearch(schedule="progressive", epochs=3, batch_size=32, population=1, n_generations=0)
+    searcher.setup(space, 0)
+    searcher.set_data([TrialData(X[:300], y[:300], X[300:], y[300:])],
+                      Evaluator(space, "regression", get_scorer("r2"), max_epochs=3, preprocessing="none"))
+    searcher.ask(1)
+    (_, row, _), = searcher.pop_records()
+    assert row.status == "ok", row.error
+    assert searcher.phases_[0]["phase"] == "largest"
+    assert all(p["kd_loss"] is not None and p["kd_loss"] > 0 for p in searcher.phases_[1:])
+
+
+def make_regression_fold():
+    from sklearn.datasets import make_regression
+
+    return make_regression(n_samples=400, n_features=6, noise=5.0, random_state=0)
+
+
+def test_ofa_phase_fractions_are_checked():
+    with pytest.raises(ValueError, match="'phase_fractions' parameter of OFASearch must be 3 non-negative"):
+        OFASearch(phase_fractions=(0.0, 0.5, 0.5)).setup(SPACE, 0)
+    with pytest.raises(ValueError, match="'phase_fractions' parameter of OFASearch must be 3 non-negative"):
+        OFASearch(phase_fractions=(0.5, 0.5)).setup(SPACE, 0)
+    with pytest.raises(ValueError, match="The 'schedule' parameter of OFASearch must be a str among"):
+        OFASearch(schedule="shrink").setup(SPACE, 0)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_ofa_sorting_units_keeps_the_largest_network_and_puts_important_units_first(norm):
+    space = MLPSpace(max_blocks=3, min_width=4, max_width=32, norms=(norm,))
+    base = space.validate(Genotype({"n_blocks": 3, **chain_blocks(3, 32, act="relu", norm=norm, dropout=0.0),
+                                    "skip_2": 1}))
+    torch.manual_seed(0)
+    supernet = space.supernet(5, 3, base=base)
+    X = torch.randn(64, 5)
+    supernet.use_genotype(base).train()
+    with torch.no_grad():
+        supernet(X)  # batch-norm statistics
+    supernet.eval()
+    with torch.no_grad():
+        before = supernet(X)
+        narrow = supernet.use_genotype({**base, "width_0": 8})(X)
+    permutations = sort_units(supernet)
+    with torch.no_grad():
+        assert torch.allclose(supernet.use_genotype(base)(X), before, atol=1e-5)  # with the skip from block 0
+        assert not torch.allclose(supernet.use_genotype({**base, "width_0": 8})(X), narrow, atol=1e-3)
+    assert any(not torch.equal(p, torch.arange(len(p))) for p in permutations)
+    for i, reader in enumerate([supernet.linears[1].weight, supernet.linears[2].weight, supernet.head.weight]):
+        importance = reader[:, :32].abs().sum(dim=0)
+        assert bool((importance[:-1] >= importance[1:]).all())
+
+
+def test_ofa_progressive_shrinking_reaches_every_phase_within_its_time_share():
+    import time
+
+    searcher = OFASearch(schedule="progressive", epochs=10_000, time_share=0.5, population=1, n_generations=0)
+    searcher.setup(SPACE, 0)
+    start = time.time()
+    searcher.set_data([problem()], evaluator(), deadline=start + 2.0)
+    searcher.ask(1)
+    (_, row, _), = searcher.pop_records()
+    assert row.status == "ok" and row.stop_reason == "time_limit"
+    assert [p["phase"] for p in searcher.phases_] == ["largest", "depth", "depth", "width", "width"]
+    assert searcher.phases_[0]["steps"] > 0 and time.time() - start < 10.0

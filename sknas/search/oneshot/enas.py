@@ -32,8 +32,9 @@ class ENASSearch(OneShotSearcher):
     2. the controller takes ``controller_steps`` REINFORCE steps: a sampled
        child's reward is its shared-weight score (accuracy, or ``1 - MSE``
        of the standardized target) on a mini-batch of the architecture
-       share; the update is ``-(reward - baseline) * log p(child)`` minus an
-       entropy bonus, with a moving-average baseline.
+       share, computed in evaluation mode (dropout off, see Notes); the
+       update is ``-(reward - baseline) * log p(child)`` minus an entropy
+       bonus, with a moving-average baseline.
 
     At the end, ``n_candidates`` children are sampled and the one with the
     best shared-weight score on the whole architecture share is derived,
@@ -65,8 +66,9 @@ class ENASSearch(OneShotSearcher):
     deviation of the rewards seen so far and clipped to [-5, 5] (as in
     ReinforceSearch), so the step size does not depend on the reward's
     scale; the controller has no anchor-point attention (a skip is another
-    categorical decision); rewards are computed in training mode (batch
-    statistics), because the running statistics mix many children; the
+    categorical decision); children are scored in evaluation mode (no
+    dropout), but their batch norms use the reward batch's statistics,
+    because the running statistics mix many children; the
     shared weights use the base genotype's optimizer with a cosine
     schedule; a node's ``combine`` is fixed to ``"sum"``; only the first
     fold is used.
@@ -135,6 +137,34 @@ class ENASSearch(OneShotSearcher):
         loss.backward()
         self._controller_optimizer.step()
 
+    @staticmethod
+    @torch.no_grad()
+    def _child_outputs(supernet, genotype, X):
+        """The outputs of the child ``genotype`` on ``X`` in evaluation mode (what a reward is computed from).
+
+        Dropout is off, so a child's reward is a function of the child and
+        the rows. Batch norms normalize with the statistics of ``X`` (the
+        reward batches have ``REWARD_BATCH`` rows) and leave their running
+        statistics untouched (momentum 0 for the call): those mix every
+        child the shared weights were trained with. The supernet's
+        training mode is restored afterwards, for the shared-weights steps.
+        """
+        was_training = supernet.training
+        norms = [m for m in supernet.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
+        supernet.use_genotype(genotype)
+        supernet.eval()
+        if len(X) > 1:
+            for m in norms:
+                m.momentum = 0.0
+                m.train()
+        try:
+            return supernet(X)
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+            supernet.train(was_training)
+
     def _sample_architecture(self):
         # drawn from the trained controller at the end of the search (the supernet, which turns
         # decisions into genotypes, is not kept)
@@ -173,9 +203,7 @@ class ENASSearch(OneShotSearcher):
                 rows = arch_batches[step % len(arch_batches)]
                 actions, values = self._sample(generator)
                 genotype = supernet.genotype_of(values)
-                supernet.use_genotype(genotype)
-                with torch.no_grad():
-                    outputs = supernet(Xa[rows])
+                outputs = self._child_outputs(supernet, genotype, Xa[rows])
                 losses.append(float(data.loss(outputs, ya[rows])))
                 self._reinforce(actions, genotype, data.reward(outputs, ya[rows]))
                 if deadline is not None and time.time() > deadline:
@@ -188,15 +216,12 @@ class ENASSearch(OneShotSearcher):
                 stop_reason = "time_limit"
                 break
         best, best_reward = None, -math.inf
-        supernet.train()
         Xs, ys = (Xa, ya) if len(Xa) > 1 else data.weights
         for _ in range(int(self.n_candidates)):
             _, values = self._sample(generator)
             genotype = supernet.genotype_of(values)
-            supernet.use_genotype(genotype)
-            with torch.no_grad():
-                reward = np.mean([data.reward(supernet(Xs[rows]), ys[rows])
-                                  for rows in epoch_batches(len(Xs), self.REWARD_BATCH, generator)])
+            reward = np.mean([data.reward(self._child_outputs(supernet, genotype, Xs[rows]), ys[rows])
+                              for rows in epoch_batches(len(Xs), self.REWARD_BATCH, generator)])
             if reward > best_reward:
                 best, best_reward = genotype, reward
         self._pool = [supernet.genotype_of(self._sample(generator)[1]) for _ in range(self.POOL_SIZE)]
