@@ -16,13 +16,14 @@ __all__ = ["PPOSearch", "clipped_surrogate"]
 
 
 def clipped_surrogate(log_probs, old_log_probs, advantage, clip):
-    """PPO's clipped objective of one sampled sequence, to be maximized.
+    """PPO's clipped objective of sampled decisions, summed, to be maximized.
 
-    ``sum_t min(r_t * A, clip(r_t, 1 - clip, 1 + clip) * A)`` with
-    ``r_t = exp(log_probs[t] - old_log_probs[t])``: each decision of the
+    ``sum_t min(r_t * A_t, clip(r_t, 1 - clip, 1 + clip) * A_t)`` with
+    ``r_t = exp(log_probs[t] - old_log_probs[t])``: each decision of a
     sequence is one action of the controller's episode, and every action
-    of an episode shares its advantage ``A`` (the reward comes at the end
-    and the discount is 1). Beyond the clip, in the direction the
+    of an episode shares its advantage (the reward comes at the end and
+    the discount is 1); ``advantage`` is a number or a tensor shaped like
+    ``log_probs``. Beyond the clip, in the direction the
     advantage pushes, the term is constant: it has no gradient, so an
     update gains nothing by moving the policy further from the one that
     sampled the sequence (Schulman et al. 2017, eq. 7).
@@ -162,14 +163,13 @@ class PPOSearch(Searcher):
             generator = torch.Generator().manual_seed(int(self.rng_.integers(2**63 - 1)))
             for _ in range(_MAX_REDRAWS):
                 with torch.no_grad():
-                    actions = self.controller_.sample(generator)
+                    actions, log_probs, _ = self.controller_._steps(generator=generator)
                 genotype = self.space_.from_decisions(
                     {name: choices[a] for (name, choices), a in zip(self._decisions, actions)}
                 )
                 if genotype not in self._proposed:
                     break
-            with torch.no_grad():
-                old_log_probs, _ = self.controller_.evaluate(actions)
+            actions, old_log_probs = tuple(actions), torch.stack(log_probs)
             self._proposed.add(genotype)
             self._pending.setdefault(genotype, deque()).append((actions, old_log_probs))
             out.append(Candidate(genotype))
@@ -205,20 +205,37 @@ class PPOSearch(Searcher):
     def _update(self):
         """``n_epochs`` Adam steps on the clipped objective of the batch, then a fresh batch."""
         batch, self._batch = self._batch, []
+        actions = torch.tensor([a for a, _, _, _ in batch], dtype=torch.long)
+        old = torch.stack([o for _, o, _, _ in batch])
+        active = torch.stack([m for _, _, m, _ in batch])
+        advantages = torch.tensor([adv for _, _, _, adv in batch], dtype=torch.float32)
         for _ in range(int(self.n_epochs)):
-            objective = 0.0
-            for actions, old_log_probs, active, advantage in batch:
-                log_probs, entropies = self.controller_.evaluate(actions)
-                objective = objective + clipped_surrogate(
-                    log_probs[active], old_log_probs[active], advantage, float(self.clip)
-                ) + self.entropy_weight * entropies[active].sum()
+            log_probs, entropies = _evaluate_batch(self.controller_, actions)
+            objective = clipped_surrogate(
+                log_probs[active], old[active], advantages[:, None].expand_as(log_probs)[active], float(self.clip)
+            ) + self.entropy_weight * entropies[active].sum()
             loss = -objective / len(batch)
             self._optimizer.zero_grad()
             loss.backward()
             self._optimizer.step()
         with torch.no_grad():
-            self.last_ratios_ = [
-                torch.exp(self.controller_.evaluate(actions)[0][active] - old[active]).numpy()
-                for actions, old, active, _ in batch
-            ]
+            ratios = torch.exp(_evaluate_batch(self.controller_, actions)[0] - old)
+        self.last_ratios_ = [r[m].numpy() for r, m in zip(ratios, active)]
         self.n_updates_ += 1
+
+
+def _evaluate_batch(controller, actions):
+    """Log-probabilities and entropies, ``(n_sequences, n_decisions)``, of given choice sequences.
+
+    The same computation as ``controller.evaluate`` on each row of
+    ``actions``, with the sequences stacked in the LSTM's batch dimension.
+    """
+    x, state = controller.start.expand(len(actions), -1), None
+    log_probs, entropies = [], []
+    for i, (embedding, head) in enumerate(zip(controller.embeddings, controller.heads)):
+        state = controller.cell(x, state)
+        logp = torch.log_softmax(head(state[0]), dim=-1)
+        log_probs.append(logp.gather(1, actions[:, i : i + 1])[:, 0])
+        entropies.append(-(logp.exp() * logp).sum(dim=-1))
+        x = embedding(actions[:, i])
+    return torch.stack(log_probs, dim=1), torch.stack(entropies, dim=1)

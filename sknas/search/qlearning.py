@@ -84,20 +84,22 @@ class QLearningSearch(Searcher):
 
     Notes
     -----
-    Scaled down from the paper: the schedule is 50 times shorter; the
-    state is the whole prefix of choices (MetaQNN's state holds the layer
-    type, depth and representation size, which for its chain networks is
-    what the prefix determines); the decisions are the space's parameters
-    rather than layer types. Q-values start at the mean of the scores
-    seen so far (MetaQNN starts them at 0.5, the middle of an accuracy
-    range; our scores may be on any scale): an entry takes that value when
-    it is first updated, and unvisited entries read it. A failed trial's
-    reward is the lowest score seen when it is replayed. Where MetaQNN
-    reuses the stored accuracy of a model sampled twice, the agent redraws
-    (up to a few times) so that the budget is not spent twice on one
-    genotype. Results of candidates the agent did not propose (the
-    runner's portfolio) join the replay memory too: their values are put
-    in the nearest bin of each decision.
+    Scaled down from the paper: the schedule is 50 times shorter; the state is
+    the whole prefix of choices (MetaQNN's state holds the layer type, depth
+    and representation size, which for its chain networks is what the prefix
+    determines); the decisions are the space's parameters rather than layer
+    types. MetaQNN starts Q-values at 0.5, the middle of an accuracy range;
+    our scores may be on any scale, so rather than a start value on the scale
+    of the scores, the reward is the score minus the mean score seen so far,
+    recomputed whenever an episode is replayed, and every Q-value starts at 0:
+    an unvisited choice reads as average, and the greedy policy prefers
+    choices whose networks scored above the mean. A failed trial's reward is
+    the lowest score seen, when it is replayed. Where MetaQNN reuses the
+    stored accuracy of a model sampled twice, the agent redraws (up to a few
+    times) so that the budget is not spent twice on one genotype. Results of
+    candidates the agent did not propose (the runner's portfolio) join the
+    replay memory too: their values are put in the nearest bin of each
+    decision.
 
     References
     ----------
@@ -152,12 +154,9 @@ class QLearningSearch(Searcher):
         return self.epsilon_at(self.n_episodes_)
 
     # -- episodes ----------------------------------------------------------------------
-    def _q_default(self):
-        return float(np.mean(self._scores)) if self._scores else 0.0
-
     def _q(self, state, n_actions):
         values = self.q_values_.get(state)
-        return np.full(n_actions, self._q_default()) if values is None else values
+        return np.zeros(n_actions) if values is None else values
 
     def _next_decision(self, start, assigned):
         """Index of the first decision from ``start`` on that is active given ``assigned`` (None: terminal)."""
@@ -255,7 +254,8 @@ class QLearningSearch(Searcher):
         self.n_replay_updates_ += k
 
     def _update_episode(self, transitions, score):
-        reward = score if score is not None else min(self._scores)
+        # centred on the mean score, so that Q = 0, where every entry starts, means "average"
+        reward = (score if score is not None else min(self._scores)) - float(np.mean(self._scores))
         alpha, gamma = float(self.learning_rate), float(self.discount)
         for t in range(len(transitions) - 1, -1, -1):
             state, i, action = transitions[t]
@@ -266,7 +266,7 @@ class QLearningSearch(Searcher):
                 target = gamma * float(np.max(self._q(next_state, len(self._decisions[j][1]))))
             values = self.q_values_.get(state)
             if values is None:
-                values = self.q_values_[state] = np.full(len(self._decisions[i][1]), self._q_default())
+                values = self.q_values_[state] = np.zeros(len(self._decisions[i][1]))
             values[action] = (1.0 - alpha) * values[action] + alpha * target
 
 
