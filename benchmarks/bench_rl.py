@@ -62,16 +62,35 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=200, help="seeds of random search and qlearning")
     parser.add_argument("--torch-seeds", type=int, default=50, help="seeds of reinforce and ppo")
+    parser.add_argument("--only", nargs="+", choices=list(SEARCHERS), help="run these searchers only")
+    parser.add_argument("--cache", default=None,
+                        help="folder keeping each searcher's regrets: a run skips searchers already there "
+                             "(with the same seeds), so several processes can share the work")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "rl.md"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     bench = TabularBenchmark()
     results, trials, seconds = {}, {}, {}
+    cache = Path(args.cache) if args.cache else None
     for name, (make, uses_torch) in SEARCHERS.items():
+        seeds = args.torch_seeds if uses_torch else args.seeds
+        path = None if cache is None else cache / f"{name.replace(' ', '_')}-{seeds}.npz"
+        if path is not None and path.exists():
+            saved = np.load(path)
+            results[name], trials[name], seconds[name] = saved["regrets"], float(saved["trials"]), float(saved["seconds"])
+            continue
+        if args.only and name not in args.only:
+            continue
         start = time.perf_counter()
-        results[name], trials[name] = regrets(bench, make, args.torch_seeds if uses_torch else args.seeds)
+        results[name], trials[name] = regrets(bench, make, seeds)
         seconds[name] = (time.perf_counter() - start) / len(results[name])
         print(f"{name}: {seconds[name]:.2f} s a run", file=sys.stderr, flush=True)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, regrets=results[name], trials=trials[name], seconds=seconds[name])
+    if "random" not in results:
+        print("random search was not run (see --only and --cache): no table.", file=sys.stderr)
+        return
 
     se = {name: r.std(axis=0, ddof=1) / np.sqrt(len(r)) for name, r in results.items()}
     head = " | ".join(f"regret @ {b:g} s" for b in BUDGETS)
@@ -92,7 +111,8 @@ def main(argv=None):
         "|---|" + "---|" * (len(BUDGETS) + 4),
     ]
     k = BUDGETS.index(20.0)
-    for name, r in results.items():
+    for name in [n for n in SEARCHERS if n in results]:
+        r = results[name]
         cells = " | ".join(f"{100 * m:.2f} ± {100 * s:.2f}" for m, s in zip(r.mean(axis=0), se[name]))
         gain = results["random"][:, k].mean() - r[:, k].mean()
         gain_se = np.hypot(se["random"][k], se[name][k])

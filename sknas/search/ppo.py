@@ -90,6 +90,8 @@ class PPOSearch(Searcher):
     last_ratios_ : list of ndarray
         After each update, the probability ratios new / old of every active
         decision of the batch, one array per sequence (a diagnostic).
+    last_advantages_ : ndarray
+        The advantage of each sequence of the last batch.
 
     Notes
     -----
@@ -152,6 +154,7 @@ class PPOSearch(Searcher):
         self.baseline_ = None
         self.n_updates_ = 0
         self.last_ratios_ = []
+        self.last_advantages_ = np.zeros(0)
         self._scores = []
         self._pending = {}  # genotype -> deque of (choice indices, old log-probabilities)
         self._proposed = set()
@@ -221,6 +224,7 @@ class PPOSearch(Searcher):
         with torch.no_grad():
             ratios = torch.exp(_evaluate_batch(self.controller_, actions)[0] - old)
         self.last_ratios_ = [r[m].numpy() for r, m in zip(ratios, active)]
+        self.last_advantages_ = advantages.numpy()
         self.n_updates_ += 1
 
 
