@@ -77,7 +77,8 @@ def main(argv=None):
         path = None if cache is None else cache / f"{name.replace(' ', '_')}-{seeds}.npz"
         if path is not None and path.exists():
             saved = np.load(path)
-            results[name], trials[name], seconds[name] = saved["regrets"], float(saved["trials"]), float(saved["seconds"])
+            results[name], trials[name] = saved["regrets"], float(saved["trials"])
+            seconds[name] = float(saved["seconds"])
             continue
         if args.only and name not in args.only:
             continue

@@ -166,7 +166,10 @@ class QLearningSearch(Searcher):
         return None
 
     def _episode(self, epsilon):
-        """One walk from the empty state: ``(genotype, transitions)``, a transition being ``(state, decision index, action)``."""
+        """One walk from the empty state: ``(genotype, transitions)``.
+
+        A transition is ``(state, decision index, action)``.
+        """
         state, assigned, transitions = (), {}, []
         i = self._next_decision(0, assigned)
         while i is not None:
