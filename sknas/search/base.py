@@ -160,6 +160,8 @@ SEARCHERS = {
     "tpe": "sknas.search.tpe:TPESearch",
     "evolution": "sknas.search.evolution:RegularizedEvolution",
     "reinforce": "sknas.search.reinforce:ReinforceSearch",
+    "ppo": "sknas.search.ppo:PPOSearch",
+    "qlearning": "sknas.search.qlearning:QLearningSearch",
     "smbo": "sknas.search.smbo:SMBOSearch",
     "hyperband": "sknas.search.hyperband:Hyperband",
     "bohb": "sknas.search.bohb:BOHB",

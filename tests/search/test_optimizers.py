@@ -23,6 +23,8 @@ from sknas.search.grid import GridSearch
 from sknas.search.hyperband import Hyperband, hyperband_brackets
 from sknas.search.nao import NAOSearch
 from sknas.search.pnas import PNASSearch
+from sknas.search.ppo import PPOSearch
+from sknas.search.qlearning import QLearningSearch
 from sknas.search.random import RandomSearch
 from sknas.search.reinforce import ReinforceSearch
 from sknas.search.smbo import SMBOSearch
@@ -94,6 +96,8 @@ FACTORIES = {
     "tpe": lambda: TPESearch(n_startup_jobs=5),
     "evolution": lambda: RegularizedEvolution(population_size=8, sample_size=3, crossover_rate=0.3),
     "reinforce": lambda: ReinforceSearch(hidden_size=16),
+    "ppo": lambda: PPOSearch(hidden_size=16, batch_size=3),
+    "qlearning": lambda: QLearningSearch(epsilon_schedule=((1.0, 5), (0.5, 5), (0.1, 5)), replay_size=20),
     "smbo": lambda: SMBOSearch(n_initial=5, n_candidates=60, predictor=RandomForestRegressor(n_estimators=8)),
     "hyperband": lambda: Hyperband(max_epochs=9),
     "bohb": lambda: BOHB(max_epochs=9, min_points_in_model=4),
