@@ -4,6 +4,7 @@ The common optimizer suite (tests/search/test_optimizers.py) runs it too;
 here, what PNAS is for.
 """
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ from sknas.search.pnas import PNASSearch
 from sknas.search.random import RandomSearch
 from sknas.space.cell import CellSpace
 from sknas.space.joint import JointSpace
-from sknas.space.mlp import MLPSpace
+from sknas.space.mlp import MLPSpace, ResNetSpace
 from sknas.space.training import TrainingSpace
 
 
@@ -122,15 +123,27 @@ def test_the_surrogate_makes_pnas_beat_random_search_on_cells():
     assert np.mean(gains) > 0.5
 
 
-def test_degrades_to_a_beam_search_on_other_spaces():
-    space = MLPSpace(max_blocks=2)
-    searcher = PNASSearch(beam_size=3, n_mutations=4).setup(space, 0)
-    assert not searcher.cell_mode_
+def test_says_it_falls_back_to_a_mutation_beam_where_nothing_grows(caplog):
+    # the resnet space has a depth, but its blocks share one set of decisions: no block to add
+    space = ResNetSpace(max_blocks=3)
+    with caplog.at_level(logging.INFO, logger="sknas.search.pnas"):
+        searcher = PNASSearch(beam_size=3, n_mutations=4).setup(space, 0)
+    assert searcher.mode_ == "mutation_beam" and not searcher.cell_mode_
+    assert "mutation beam" in caplog.text and "not progressive NAS" in caplog.text
     for _ in range(10):
         c = searcher.ask(1)[0]
-        assert space.validate(c.genotype) == c.genotype
-        searcher.tell(c, Result(score=float(c.genotype.get("width_0", 0))))  # the linear model has no block
+        assert space.validate(c.genotype) == c.genotype and dict(c.meta)["pnas_mode"] == "mutation_beam"
+        searcher.tell(c, Result(score=float(c.genotype["width"])))
     assert searcher.stage_ >= 3
+
+
+def test_mlp_spaces_grow_blocks():
+    for space in (MLPSpace(max_blocks=2), JointSpace(MLPSpace(), TrainingSpace()), MLPSpace(min_blocks=2)):
+        searcher = PNASSearch(beam_size=2, max_pool=200).setup(space, 0)
+        assert searcher.mode_ == "blocks"
+        first = searcher.ask(2)
+        assert all(c.genotype["n_blocks"] == max(space.arch.min_blocks if hasattr(space, "arch") else
+                                                  space.min_blocks, 1) for c in first)
 
 
 def test_bad_parameters_are_named():
