@@ -24,6 +24,8 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.neighbors import KNeighborsRegressor
 from torch import nn
 
+from .trainer import torch_threads
+
 __all__ = ["SurrogatePredictor"]
 
 _KINDS = ("forest", "knn", "mlp")
@@ -148,7 +150,8 @@ class SurrogatePredictor:
         self._scale = float(y.std()) if y.std() > 1e-12 else 1.0
         target = torch.tensor((y - self._mean) / self._scale, dtype=torch.float32)
         inputs = torch.tensor(X, dtype=torch.float32)
-        with torch.random.fork_rng(devices=[]):
+        # one thread: the network is tiny, and more threads only contend with the trials running beside it
+        with torch_threads(1), torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state))
             self.model_ = _EncoderPredictor(X.shape[1], int(self.hidden_size), int(self.latent_size))
             optimizer = torch.optim.Adam(self.model_.parameters(), lr=3e-3, weight_decay=1e-4)
@@ -179,7 +182,7 @@ class SurrogatePredictor:
         X = np.asarray(X, dtype=float)
         if self.kind_ != "mlp":
             return self.model_.predict(X)
-        with torch.no_grad():
+        with torch_threads(1), torch.no_grad():
             z = self.model_.encode(torch.tensor(X, dtype=torch.float32))
             return self.model_.predict(z).numpy().astype(float) * self._scale + self._mean
 
@@ -188,7 +191,7 @@ class SurrogatePredictor:
         if self.kind_ != "mlp":
             raise ValueError(f"SurrogatePredictor.reconstruction_error: only the 'mlp' kind has a decoder, not {self.kind_!r}.")
         inputs = torch.tensor(np.asarray(X, dtype=float), dtype=torch.float32)
-        with torch.no_grad():
+        with torch_threads(1), torch.no_grad():
             return float(nn.functional.mse_loss(self.model_.decoder(self.model_.encode(inputs)), inputs))
 
 
