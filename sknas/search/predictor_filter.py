@@ -154,6 +154,9 @@ class PredictorFilter(Searcher):
                 "own (needs_data=True) and proposes from them, so it cannot be filtered by a predictor."
             )
         self.inner_ = inner.setup(self.space_, int(self.rng_.integers(2**31 - 1)))
+        # the predictor's fits draw from a generator of their own, seeded by the number of results, so a
+        # fit is the same whether it is cached or redone (after a checkpoint, which drops it)
+        self._fit_seed = int(self.rng_.integers(2**31 - 1))
         self._X, self._y = [], []
         self._predicted = {}  # Candidate -> predicted score, for the candidates the filter chose
         self._heldout = []  # (predicted, measured)
@@ -182,16 +185,17 @@ class PredictorFilter(Searcher):
         if len(self._y) < self.min_trials:
             return None
         if self._model is None or self._model_size != len(self._y):
+            rng = np.random.default_rng([self._fit_seed, len(self._y)])
             unlabelled = None
             if self.semi_supervised:
                 full = self._max_epochs if self._max_epochs is not None else _DEFAULT_MAX_EPOCHS
                 unlabelled = np.array([
-                    np.concatenate([self.space_.encode(self.space_.sample(self.rng_)), [math.log(full), 1.0]])
+                    np.concatenate([self.space_.encode(self.space_.sample(rng)), [math.log(full), 1.0]])
                     for _ in range(int(self.n_unlabelled))
                 ]).reshape(-1, len(self._X[0]))
             self._model = SurrogatePredictor(
                 self.predictor, self.semi_supervised, n_unlabelled=int(self.n_unlabelled),
-                random_state=int(self.rng_.integers(2**31 - 1)),
+                random_state=int(rng.integers(2**31 - 1)),
             ).fit(self._X, self._y, unlabelled)
             self._model_size = len(self._y)
         return self._model

@@ -153,3 +153,18 @@ def test_filtered_hyperband_is_reproducible(bench):
     a = bench.simulate(PredictorFilter(Hyperband(), predictor="knn", min_trials=4), max_trials=20, seed=3)
     b = bench.simulate(PredictorFilter(Hyperband(), predictor="knn", min_trials=4), max_trials=20, seed=3)
     assert a["genotype"] == b["genotype"] and list(a["epochs"]) == list(b["epochs"])
+
+
+def test_filter_state_survives_a_checkpoint(bench, tmp_path):
+    from sknas.checkpoint import open_checkpoint, write_checkpoint
+
+    run = bench.simulate(PredictorFilter("hyperband", predictor="knn", min_trials=4), max_trials=12, seed=0)
+    searcher = run["searcher"]
+    write_checkpoint(tmp_path / "f.ckpt", "fp", {"searcher": searcher})
+    back = open_checkpoint(tmp_path / "f.ckpt").state()["searcher"]
+    for _ in range(6):
+        a, b = searcher.ask(1)[0], back.ask(1)[0]
+        assert a == b and dict(a.meta) == dict(b.meta)
+        result = bench.evaluate(a)
+        searcher.tell(a, result)
+        back.tell(b, result)
