@@ -108,7 +108,8 @@ class SurrogatePredictor:
         if kind is None:
             kind = "mlp" if self.semi_supervised else "forest"
         if kind not in _KINDS:
-            raise ValueError(f"SurrogatePredictor: kind must be 'forest', 'knn', 'mlp' or None. Got {self.kind!r} instead.")
+            raise ValueError(
+                f"SurrogatePredictor: kind must be 'forest', 'knn', 'mlp' or None. Got {self.kind!r} instead.")
         if self.semi_supervised and kind != "mlp":
             raise ValueError(
                 f"SurrogatePredictor: semi_supervised (SemiNAS) trains the encoder-predictor; kind must be "
@@ -128,7 +129,8 @@ class SurrogatePredictor:
         self.kind_ = self._check()
         X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
         if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
-            raise ValueError(f"SurrogatePredictor.fit: X must be 2-d with one row per score. Got {X.shape} and {y.shape}.")
+            raise ValueError(
+                f"SurrogatePredictor.fit: X must be 2-d with one row per score. Got {X.shape} and {y.shape} instead.")
         self.n_pseudo_labels_ = 0
         if self.kind_ == "forest":
             self.model_ = RandomForestRegressor(n_estimators=40, min_samples_leaf=2,
@@ -189,7 +191,9 @@ class SurrogatePredictor:
     def reconstruction_error(self, X):
         """Mean squared error of the autoencoder on encodings ``X`` (``kind="mlp"`` only)."""
         if self.kind_ != "mlp":
-            raise ValueError(f"SurrogatePredictor.reconstruction_error: only the 'mlp' kind has a decoder, not {self.kind_!r}.")
+            raise ValueError(
+                "SurrogatePredictor.reconstruction_error: only the 'mlp' kind has a decoder. "
+                f"Got kind {self.kind_!r} instead.")
         inputs = torch.tensor(np.asarray(X, dtype=float), dtype=torch.float32)
         with torch_threads(1), torch.no_grad():
             return float(nn.functional.mse_loss(self.model_.decoder(self.model_.encode(inputs)), inputs))

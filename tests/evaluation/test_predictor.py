@@ -34,15 +34,15 @@ def _one_hot_task(n, rng):
 def test_encoder_predictor_learns_a_known_ranking(semi):
     rng = np.random.default_rng(1)
     X, y = _one_hot_task(300, rng)
-    model = SurrogatePredictor("mlp", semi_supervised=semi, n_unlabelled=100, n_steps=200).fit(X[:40], y[:40], X[40:])
-    assert kendalltau(model.predict(X[40:]), y[40:]).statistic > 0.75
+    model = SurrogatePredictor("mlp", semi_supervised=semi, n_unlabelled=100, n_steps=100).fit(X[:40], y[:40], X[40:])
+    assert kendalltau(model.predict(X[40:]), y[40:]).statistic > 0.85
 
 
 def test_seminas_trains_on_n_unlabelled_pseudo_labelled_genotypes():
     rng = np.random.default_rng(2)
     X, y = _one_hot_task(400, rng)
     labelled, pool = slice(0, 30), X[30:]
-    kwargs = dict(kind="mlp", n_steps=150, trade_off=0.5, random_state=0)
+    kwargs = dict(kind="mlp", n_steps=80, trade_off=0.5, random_state=0)
     plain = SurrogatePredictor(**kwargs).fit(X[labelled], y[labelled], pool)
     assert plain.n_pseudo_labels_ == 0  # without semi_supervised the pool is not used
     small = SurrogatePredictor(semi_supervised=True, n_unlabelled=50, **kwargs).fit(X[labelled], y[labelled], pool)
@@ -51,7 +51,7 @@ def test_seminas_trains_on_n_unlabelled_pseudo_labelled_genotypes():
     assert semi.n_pseudo_labels_ == len(pool)
     # the pseudo-labelled genotypes really entered training: the autoencoder now reconstructs them
     # better than the network that saw only the labelled ones, and predictions changed
-    assert semi.reconstruction_error(pool) < 0.8 * plain.reconstruction_error(pool)
+    assert semi.reconstruction_error(pool) < 0.5 * plain.reconstruction_error(pool)
     assert not np.allclose(semi.predict(pool), plain.predict(pool))
     with pytest.raises(ValueError, match="only the 'mlp' kind"):
         SurrogatePredictor("knn").fit(X, y).reconstruction_error(X)
@@ -65,8 +65,9 @@ def test_encoder_predictor_is_reproducible_and_leaves_the_global_torch_seed_alon
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    a = SurrogatePredictor("mlp", semi_supervised=True, n_unlabelled=20, n_steps=20, random_state=5).fit(X[:30], y[:30], X[30:])
+    kwargs = dict(semi_supervised=True, n_unlabelled=20, n_steps=20, random_state=5)
+    a = SurrogatePredictor("mlp", **kwargs).fit(X[:30], y[:30], X[30:])
     after = torch.rand(1)
-    b = SurrogatePredictor("mlp", semi_supervised=True, n_unlabelled=20, n_steps=20, random_state=5).fit(X[:30], y[:30], X[30:])
+    b = SurrogatePredictor("mlp", **kwargs).fit(X[:30], y[:30], X[30:])
     assert torch.equal(before, after)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))

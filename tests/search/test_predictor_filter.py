@@ -5,6 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from sknas.benchmark.tabulated import TabularBenchmark
+from sknas.search.base import SEARCHERS
+from sknas.search.grid import GridSearch
+from sknas.search.hyperband import Hyperband
 from sknas.search.predictor_filter import PredictorFilter
 from sknas.search.random import RandomSearch
 from sknas.space.base import SearchSpace
@@ -52,10 +56,6 @@ def test_rank_correlation_on_held_out_trials_is_reported_and_positive():
 
 
 # -- the protocol: the wrapped searcher knows of exactly the candidates that are evaluated -------------------------
-from sknas.benchmark.tabulated import TabularBenchmark  # noqa: E402
-from sknas.search.base import SEARCHERS  # noqa: E402
-from sknas.search.grid import GridSearch  # noqa: E402
-from sknas.search.hyperband import Hyperband  # noqa: E402
 
 BLACK_BOX = ["random", "grid", "tpe", "evolution", "reinforce", "smbo", "hyperband", "bohb", "pnas", "nao"]
 
@@ -72,9 +72,11 @@ def _small(name):
     from sknas.search.smbo import SMBOSearch
 
     # the model-based searchers' own (slow) model fits are cut down; the protocol is the same
-    return {"nao": lambda: NAOSearch(n_initial=4, hidden_size=8, train_steps=5, n_unlabelled=8),
-            "smbo": lambda: SMBOSearch(n_initial=4, n_candidates=50,
-                                               predictor=RandomForestRegressor(n_estimators=5))}.get(name, lambda: name)()
+    small = {
+        "nao": lambda: NAOSearch(n_initial=4, hidden_size=8, train_steps=5, n_unlabelled=8),
+        "smbo": lambda: SMBOSearch(n_initial=4, n_candidates=50, predictor=RandomForestRegressor(n_estimators=5)),
+    }
+    return small.get(name, lambda: name)()
 
 
 def test_black_box_list_is_every_registered_searcher_that_needs_no_data():
