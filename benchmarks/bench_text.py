@@ -10,7 +10,8 @@ seconds, one seed per repeat) is fitted three ways and scored on held-out rows:
 - ``length and words`` (the text step fixed to none, the encoding before
   the text step existed): the review becomes its length and word count;
 - ``categorical``: the review read as a categorical column (every review
-  its own level), the encoding of a cleaner that does not detect text.
+  its own level, target-encoded), the encoding of a cleaner that does not detect text
+  (and keeps identifier-like columns).
 
     python benchmarks/bench_text.py [--budget 30] [--repeats 3]
 
@@ -56,7 +57,7 @@ def text_frame(n=600, seed=0):
 WAYS = {
     "text step": "auto",
     "length and words": ["standard", "quantile", "onehot", "target"],  # no text step named: fixed to none
-    "categorical": Pipeline([("clean", TableCleaner(text_min_words=np.inf)),
+    "categorical": Pipeline([("clean", TableCleaner(text_min_words=np.inf, drop_ids=False)),
                              ("encode", TabularPreprocessor(encoder="target")), ("to_float32", AsFloat32())]),
 }
 
