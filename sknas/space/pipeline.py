@@ -237,6 +237,10 @@ class PipelineSpace(SearchSpace):
             add("class_weights")
             add("oversamplers")
         add("texts")
+        if params[-1].name == "text" and "none" in params[-1].choices:
+            # added after genotypes were saved: a genotype without it (an older model or
+            # checkpoint) validates as it was trained, without a text step
+            object.__setattr__(params[-1], "absent_default", "none")
         tuned("texts", TEXT_ENCODERS, lambda when: Int("text_dim", 4, 64, log=True, when=when))
         return params
 

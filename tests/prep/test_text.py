@@ -143,4 +143,15 @@ def test_autonas_learns_a_text_column_whose_words_decide_the_label():
         warnings.simplefilter("ignore")
         clf = AutoNASClassifier(time_budget=20, random_state=0).fit(X.iloc[:600], y[:600])
     assert clf.score(X.iloc[600:], y[600:]) >= 0.9
-    assert clf.best_estimator_.steps[0][1].text_columns_ == ["review"]
+    assert clf.best_estimator_.named_steps["preprocessing"].named_steps["clean"].text_columns_ == ["review"]
+
+
+@pytest.mark.parametrize("method", ["tfidf", "hashing"])
+def test_a_fitted_text_step_is_stored_and_read_back_by_sknas_io(method):
+    pytest.importorskip("skops")
+    from sknas.io import _skops_dumps, _skops_loads
+
+    X, _ = text_frame(100)
+    cleaner = TableCleaner(text_encoder=method, text_components=4).fit(X)
+    back = _skops_loads(_skops_dumps(cleaner, "the cleaner"), "preprocessing", None)  # no extra trusted type
+    pd.testing.assert_frame_equal(back.transform(X), cleaner.transform(X))
