@@ -25,7 +25,7 @@ over leaves of the leaf's value times the measure of its box (Hutter et al.
   ``extract_dim`` when ``extract="none"``) gets an extra level
   ``"inactive"`` whose weight is the share of trials where it was inactive
   (the paper imputes a default value instead).
-- Only pairwise-free singles are computed: the shares of single decisions;
+- Only single decisions are decomposed (no pairwise terms);
   the rest, ``1 - sum``, is in ``frame.attrs["interactions"]``.
 
 References
