@@ -274,7 +274,7 @@ class BaseAutoNAS(BaseEstimator):
         return n
 
     # -- fit -------------------------------------------------------------------------
-    def _build_space(self):
+    def _build_space(self, X=None):
         if isinstance(self.space, str):
             kwargs = {"input_shape": tuple(self.input_shape)} if self.space in IMAGE_SPACES and self.input_shape else {}
             arch = SPACES[self.space](**kwargs)
@@ -290,6 +290,8 @@ class BaseAutoNAS(BaseEstimator):
             pipeline = PipelineSpace(task=self._task)
         else:
             pipeline = None
+        if pipeline is not None and X is not None:
+            pipeline = pipeline.for_data(X)  # no text step searched on data without free text
         return JointSpace(arch=arch, training=TrainingSpace(task=self._task), pipeline=pipeline)
 
     def _preprocessing(self):
@@ -312,7 +314,7 @@ class BaseAutoNAS(BaseEstimator):
         data = self._split(X, y, split_seed)
         n_train = len(data[0].y_train)
 
-        space = self._build_space()
+        space = self._build_space(X)
         searcher = make_searcher(self.search)
         self.searcher_ = clone(searcher).setup(space, searcher_seed)
         self.space_ = space

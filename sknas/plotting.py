@@ -9,7 +9,9 @@ the matplotlib ``Axes``:
   non-dominated trials joined;
 - :func:`plot_genotype`: the network a genotype describes, blocks as boxes
   and skip connections as arcs;
-- :func:`plot_learning_curves`: loss curves per epoch.
+- :func:`plot_learning_curves`: loss curves per epoch;
+- :func:`plot_decision_importance`: each searched decision's share of the
+  variance of trial scores (fANOVA, :func:`sknas.inspect.decision_importance`).
 
 matplotlib is optional: ``pip install sknas[plot]`` (or ``pip install matplotlib``).
 """
@@ -20,7 +22,8 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_genotype", "plot_learning_curves", "plot_pareto_front", "plot_search_history"]
+__all__ = ["plot_decision_importance", "plot_genotype", "plot_learning_curves", "plot_pareto_front",
+           "plot_search_history"]
 
 
 def _pyplot():
@@ -375,4 +378,38 @@ def plot_learning_curves(curves, ax=None, labels=None, ylabel="loss", log_y=Fals
         ax.legend()
     ax.set_title("Learning curves")
     ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_decision_importance(estimator_or_results, ax=None, top=15, **kwargs):
+    """Each searched decision's share of the variance of trial scores, as horizontal bars.
+
+    Parameters
+    ----------
+    estimator_or_results : fitted estimator, ``search_results_`` dict or DataFrame, or the
+        DataFrame :func:`sknas.inspect.decision_importance` returned.
+    ax : matplotlib Axes or None, default=None
+    top : int, default=15
+        The most important decisions drawn.
+    **kwargs
+        Passed to :func:`sknas.inspect.decision_importance` (``n_trees``, ``random_state``...).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    from .inspect import decision_importance
+
+    frame = estimator_or_results
+    if not (hasattr(frame, "columns") and {"decision", "importance"} <= set(frame.columns)):
+        frame = decision_importance(estimator_or_results, **kwargs)
+    frame = frame.head(int(top)).iloc[::-1]  # the most important on top
+    ax = _axes(ax, figsize=(7, max(2.5, 0.35 * len(frame) + 1)))
+    ax.barh(frame["decision"], frame["importance"], xerr=frame["std"] if "std" in frame else None,
+            color="tab:blue", alpha=0.8)
+    ax.set_xlabel("share of the variance of trial scores")
+    ax.set_xlim(0, 1)
+    n = frame.attrs.get("n_trials")
+    ax.set_title("Decision importance (fANOVA)" + (f", {n} trials" if n else ""))
+    ax.grid(True, axis="x", alpha=0.3)
     return ax

@@ -229,8 +229,9 @@ def _mixed_table(cleaner, encoder, where, layout):
         if c.kind == "text":
             raise ValueError(
                 f"export_onnx: the preprocessing step {where} reads column {c.source!r} as free text "
-                f"(its length and word count, {c.name!r}); ONNX export covers numeric, boolean, date and "
-                "categorical columns, not free text. Drop the column or encode it before fit, or use sknas.io.save."
+                f"({c.name!r}: its length, word count or TF-IDF/hashing + SVD text encoding); ONNX export "
+                "does not cover the text step: it covers numeric, boolean, date and categorical columns only. "
+                "Drop the column or encode it before fit, or use sknas.io.save."
             )
     string_position = {p: i for i, p in enumerate(layout["string_columns"])}
     numeric = [(plan[name].position, plan[name].part) for name in encoder.numeric_columns_]

@@ -3,7 +3,10 @@
 The first step of a searched pipeline. It turns a raw table (a DataFrame or
 a 2-D array, possibly of strings) into a frame whose columns are either
 float (numbers, booleans, parts of dates, lengths of free text) or
-categorical, and removes the columns a network cannot learn from. Nothing
+categorical, and removes the columns a network cannot learn from. Free
+text is encoded, when asked (``text_encoder=``), by
+:class:`~sknas.prep.text.TextEncoder` (TF-IDF or hashing of word and
+character n-grams, then truncated SVD). Nothing
 is dropped silently: every removed column is listed, with the reason, in
 ``removed_columns_``, and identifier columns are reported in a warning.
 At ``transform``, values that cannot be read as their column's kind (text
@@ -24,8 +27,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .tabular import check_frame
+from .text import TEXT_ENCODERS, TextEncoder
 
-__all__ = ["DATETIME_PARTS", "IDColumnWarning", "OutputColumn", "TableCleaner", "UnparsedValueWarning"]
+__all__ = ["DATETIME_PARTS", "IDColumnWarning", "OutputColumn", "TableCleaner", "UnparsedValueWarning",
+           "find_text_columns"]
 
 DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour", "elapsed")
 _TRUE = frozenset({"true", "yes", "y", "t"})
@@ -54,8 +59,8 @@ class OutputColumn(NamedTuple):
     kind: str
     """The kind of ``source``: ``"numeric"``, ``"boolean"``, ``"datetime"``, ``"text"`` or ``"categorical"``."""
     part: object
-    """None for the column itself, a date part (``"year"``, ... ``"elapsed"``) or a text measure
-    (``"length"``, ``"words"``)."""
+    """None for the column itself, a date part (``"year"``, ... ``"elapsed"``), a text measure
+    (``"length"``, ``"words"``) or a component of the encoded text (``"text0"``, ``"text1"``, ...)."""
 
 
 # text that marks a value as missing rather than unreadable
@@ -164,9 +169,12 @@ class TableCleaner(TransformerMixin, BaseEstimator):
     - ``"boolean"``: booleans, or text of true/false, yes/no, y/n, t/f (to 1/0);
     - ``"datetime"``: datetime columns and ISO 8601 text, expanded to the
       parts in ``datetime_parts`` (``elapsed``: days since 1970, a trend);
-    - ``"text"``: free text (many distinct values of ``text_min_words``
-      words or more on average), turned into its length in characters
-      and in words;
+    - ``"text"``: free text (many distinct values, more than half the
+      present values or more than 500, of ``text_min_words`` words or more
+      on average), turned into its length in characters and in words and,
+      unless ``text_encoder="none"``, into ``text_components`` columns by a
+      :class:`~sknas.prep.text.TextEncoder` (TF-IDF or hashing of word and
+      character n-grams, then truncated SVD) fitted on that column;
     - ``"categorical"``: any other text, category or object column, kept
       as a category column (high cardinality is the encoder's business);
     - ``"id"``: one distinct value per row (text that is not free text, or
@@ -190,6 +198,12 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         Mean word count from which a high-cardinality text column is free text.
     min_rows : int, default=20
         Identifiers and free text are detected only on at least this many rows.
+    text_encoder : {"none", "tfidf", "hashing"}, default="none"
+        How free text is encoded besides its length and word count (see
+        :class:`~sknas.prep.text.TextEncoder`); ``"none"``: not at all.
+        ``preprocessing="auto"`` searches it.
+    text_components : int, default=32
+        Columns per free-text column (the SVD's width), capped by the data.
 
     Attributes
     ----------
@@ -199,6 +213,11 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         Removed column (input or derived) -> reason.
     id_columns_ : list
         Columns found to be identifiers.
+    text_columns_ : list
+        Columns read as free text (whatever ``text_encoder``).
+    text_encoders_ : dict
+        Free-text column -> its fitted :class:`~sknas.prep.text.TextEncoder`
+        (empty when ``text_encoder="none"``).
     feature_names_out_ : list
         Output columns, in order.
     n_features_in_ : int
@@ -207,12 +226,14 @@ class TableCleaner(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, drop_ids=True, drop_duplicates=True, datetime_parts=DATETIME_PARTS,
-                 text_min_words=3.0, min_rows=20):
+                 text_min_words=3.0, min_rows=20, text_encoder="none", text_components=32):
         self.drop_ids = drop_ids
         self.drop_duplicates = drop_duplicates
         self.datetime_parts = datetime_parts
         self.text_min_words = text_min_words
         self.min_rows = min_rows
+        self.text_encoder = text_encoder
+        self.text_components = text_components
 
     # -- kinds ------------------------------------------------------------------------
     def _refine_kind(self, name, col, base, converted):
@@ -224,7 +245,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             return "constant"
         if n < self.min_rows:
             return None
-        if base == "categorical" and n_unique > 0.5 * len(present) \
+        if base == "categorical" and n_unique > min(0.5 * len(present), 500) \
                 and _word_counts(col).mean() >= self.text_min_words:
             return "text"
         if len(present) < n:  # an identifier is never missing
@@ -248,15 +269,19 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             return [(f"{name}__length", "length"), (f"{name}__words", "words")]
         return [(name, None)]
 
-    @staticmethod
-    def _convert(col, kind, ops):
+    def _convert(self, col, kind, ops, source=None):
         """The output columns (Series) of one input column, one per op."""
         if kind == "datetime":
             dates = _parse_dates(col)
             return [_date_part(dates, op) for op in ops]
         if kind == "text":
             text = col.astype(str).where(col.notna())
-            return [text.str.len().astype(np.float64) if op == "length" else _word_counts(col) for op in ops]
+            encoder = self.text_encoders_.get(source) if hasattr(self, "text_encoders_") else None
+            encoded = encoder.transform(col) if encoder is not None and any(
+                op.startswith("text") for op in ops) else None
+            return [text.str.len().astype(np.float64) if op == "length"
+                    else _word_counts(col) if op == "words"
+                    else pd.Series(encoded[:, int(op[4:])], index=col.index) for op in ops]
         if kind == "numeric":
             return [_as_numeric(col)]
         if kind == "boolean":
@@ -287,6 +312,9 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        if self.text_encoder not in ("none",) + TEXT_ENCODERS:
+            raise ValueError(f"TableCleaner: text_encoder must be one of {('none',) + TEXT_ENCODERS}. "
+                             f"Got {self.text_encoder!r} instead.")
         unknown = [p for p in self.datetime_parts if p not in DATETIME_PARTS]
         if unknown:
             raise ValueError(
@@ -294,6 +322,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             )
         kinds, removed, plan, outputs = {}, {}, [], {}
         seen = {}  # hash of an output column -> its name, to find duplicates
+        self.text_encoders_ = {}
         for name in frame.columns:
             col = frame[name]
             base = _infer_base_kind(col)
@@ -314,8 +343,13 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             if kind == "id":  # kept as requested: as the numbers or categories it holds
                 kind = base
             names_ops = self._outputs_of(name, kind)
+            if kind == "text" and self.text_encoder != "none":
+                encoder = TextEncoder(method=self.text_encoder, n_components=int(self.text_components))
+                encoder.fit(col)
+                self.text_encoders_[name] = encoder
+                names_ops += [(f"{name}__text{i}", f"text{i}") for i in range(encoder.n_features_out_)]
             if kind != base or converted is None:
-                converted = self._convert(col, kind, [op for _, op in names_ops])
+                converted = self._convert(col, kind, [op for _, op in names_ops], source=name)
             for (out_name, op), values in zip(names_ops, converted):
                 if values.nunique(dropna=False) <= 1:
                     removed[out_name] = f"constant (derived from {name!r})" if out_name != name else "constant"
@@ -333,6 +367,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         self.column_kinds_ = kinds
         self.removed_columns_ = removed
         self.id_columns_ = [c for c, k in kinds.items() if k == "id"]
+        self.text_columns_ = [c for c, k in kinds.items() if k == "text"]
         self.feature_names_out_ = [p[0] for p in plan]
         self._plan = plan
         if self.id_columns_:
@@ -364,7 +399,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             by_source.setdefault((source, kind), []).append((out_name, op))
         out, unparsed = {}, []
         for (source, kind), names_ops in by_source.items():
-            converted = self._convert(frame[source], kind, [op for _, op in names_ops])
+            converted = self._convert(frame[source], kind, [op for _, op in names_ops], source=source)
             out.update({out_name: values for (out_name, _), values in zip(names_ops, converted)})
             if kind in ("numeric", "boolean", "datetime"):
                 count, example = _count_unparsed(frame[source], converted[0])
@@ -434,3 +469,42 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             raise ValueError(f"TableCleaner.as_number: kind must be 'numeric', 'boolean' or 'datetime'. "
                              f"Got {kind!r} instead.")
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def find_text_columns(X, text_min_words=3.0, min_rows=20):
+    """The columns of ``X`` a :class:`TableCleaner` with these settings reads as free text.
+
+    The cleaner's own rule, without fitting it (no column is converted but
+    the text ones), so that a search space can leave out a text step the
+    data has no use for.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_samples, n_features)
+    text_min_words : float, default=3.0
+    min_rows : int, default=20
+
+    Returns
+    -------
+    columns : list
+        Column names (positions for an array), in order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"n": range(40), "note": [f"item {i} was fine and arrived" for i in range(40)]})
+    >>> find_text_columns(X)
+    ['note']
+    """
+    frame = check_frame(X, "find_text_columns")
+    rule = TableCleaner(text_min_words=text_min_words, min_rows=min_rows)
+    found = []
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_datetime64_any_dtype(col.dtype) or (
+                pd.api.types.is_numeric_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype)):
+            continue
+        base = _infer_base_kind(col)
+        if base == "categorical" and rule._refine_kind(name, col, base, _as_categorical(col)) == "text":
+            found.append(name)
+    return found

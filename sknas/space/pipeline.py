@@ -20,10 +20,16 @@ parameter             choices                                       active when
 ``augment_strength``  0.05 .. 0.5 (log)                             augment is not none
 ``class_weight``      none, balanced                                classification
 ``oversample``        none, smote, borderline_smote, adasyn         classification, when allowed
+``text``              none, tfidf, hashing                          the data has free text
+``text_dim``          4 .. 64 components (log)                      text is not none
 ====================  ============================================  ==============================
 
 A parameter with a single allowed choice is left out of the genotype (its
-one value is used). :meth:`PipelineSpace.build` turns the data choices into
+one value is used). ``text`` encodes each free-text column (see
+:class:`~sknas.prep.cleaning.TableCleaner`) by TF-IDF or hashing of word and
+character n-grams and a truncated SVD to ``text_dim`` columns
+(:class:`~sknas.prep.text.TextEncoder`); :meth:`PipelineSpace.for_data`
+fixes it to ``"none"`` for data without free text. :meth:`PipelineSpace.build` turns the data choices into
 one sklearn ``Pipeline`` (cleaning, encoding and scaling, selection,
 construction, extraction, float32), so a fitted model stays a plain,
 inspectable sklearn pipeline; ``augment`` and ``class_weight`` act during
@@ -47,6 +53,7 @@ from ..prep.extraction import EXTRACTORS
 from ..prep.imbalance import OVERSAMPLERS
 from ..prep.selection import SELECTORS
 from ..prep.tabular import ENCODERS, SCALERS
+from ..prep.text import TEXT_ENCODERS
 from .base import SearchSpace
 from .genotype import Genotype
 from .params import Categorical, Float, Int
@@ -65,17 +72,19 @@ STEP_GROUPS = {
     "augmentations": ("none",) + AUGMENTATIONS,
     "class_weights": ("none", "balanced"),
     "oversamplers": ("none",) + OVERSAMPLERS,
+    "texts": ("none",) + TEXT_ENCODERS,
 }
 _REQUIRED_DEFAULTS = {"scalers": "quantile", "encoders": "onehot"}
 _GENE = {  # constructor argument -> genotype key
     "scalers": "scaler", "clips": "clip", "encoders": "encoder", "selectors": "select",
     "constructors": "construct", "extractors": "extract", "augmentations": "augment",
-    "class_weights": "class_weight", "oversamplers": "oversample",
+    "class_weights": "class_weight", "oversamplers": "oversample", "texts": "text",
 }
 _DEFAULTS = {  # the value of a parameter absent from a genotype; the portfolio's choices
     "scaler": "quantile", "clip": "none", "encoder": "onehot", "select": "none", "select_k": 32,
     "select_c": 0.1, "construct": "none", "construct_top": 8, "extract": "none", "extract_dim": 32,
     "augment": "none", "augment_strength": 0.1, "class_weight": "none", "oversample": "none",
+    "text": "tfidf", "text_dim": 32,
 }
 _UNIVARIATE = ("mutual_info", "f_test")
 
@@ -108,6 +117,10 @@ class PipelineSpace(SearchSpace):
         :func:`sknas.prep.imbalance.oversample`.
     max_categories : int, default=32
         One-hot columns per categorical column; above it, "target" encodes.
+    texts : tuple of str, default=("none", "tfidf", "hashing")
+        Encoding of free-text columns besides their length and word count
+        (:class:`~sknas.prep.text.TextEncoder`); the searched width is
+        ``text_dim``. Inert on data without free text: see :meth:`for_data`.
 
     Examples
     --------
@@ -121,7 +134,7 @@ class PipelineSpace(SearchSpace):
                  encoders=STEP_GROUPS["encoders"], selectors=STEP_GROUPS["selectors"],
                  constructors=STEP_GROUPS["constructors"], extractors=STEP_GROUPS["extractors"],
                  augmentations=STEP_GROUPS["augmentations"], class_weights=STEP_GROUPS["class_weights"],
-                 max_categories=32, oversamplers=("none",)):
+                 max_categories=32, oversamplers=("none",), texts=STEP_GROUPS["texts"]):
         self.task = task
         self.scalers = scalers
         self.clips = clips
@@ -133,6 +146,7 @@ class PipelineSpace(SearchSpace):
         self.class_weights = class_weights
         self.max_categories = max_categories
         self.oversamplers = oversamplers
+        self.texts = texts
 
     @classmethod
     def from_allowed(cls, names, task="auto"):
@@ -222,7 +236,29 @@ class PipelineSpace(SearchSpace):
         if self.task != "regression":
             add("class_weights")
             add("oversamplers")
+        add("texts")
+        if params[-1].name == "text" and "none" in params[-1].choices:
+            # added after genotypes were saved: a genotype without it (an older model or
+            # checkpoint) validates as it was trained, without a text step
+            object.__setattr__(params[-1], "absent_default", "none")
+        tuned("texts", TEXT_ENCODERS, lambda when: Int("text_dim", 4, 64, log=True, when=when))
         return params
+
+    def for_data(self, X):
+        """This space for the table ``X``: the text step is fixed to ``"none"`` when no column is free text.
+
+        Returns ``self`` when ``X`` has a free-text column (see
+        :func:`~sknas.prep.cleaning.find_text_columns`), or when the text
+        step is fixed already; otherwise a copy whose ``texts`` is
+        ``("none",)``, so that no trial is spent on a choice that changes nothing.
+        """
+        from sklearn.base import clone
+
+        from ..prep.cleaning import find_text_columns
+
+        if tuple(self.texts) == ("none",) or find_text_columns(X):
+            return self
+        return clone(self).set_params(texts=("none",))
 
     def choices(self, genotype):
         """Every pipeline decision of ``genotype``, defaults filled in for the fixed ones."""
@@ -238,7 +274,7 @@ class PipelineSpace(SearchSpace):
         This is the seam between the searched preprocessing and training: the
         evaluator calls it for every trial (``n_inputs``/``n_outputs`` are
         accepted for symmetry with network spaces and unused). The steps are
-        ``clean`` (:class:`~sknas.prep.cleaning.TableCleaner`), ``encode``
+        ``clean`` (:class:`~sknas.prep.cleaning.TableCleaner`, with the chosen text step), ``encode``
         (:class:`~sknas.prep.tabular.TabularPreprocessor`), then ``select``,
         ``construct`` and ``extract`` when chosen, and ``to_float32``.
         """
@@ -252,7 +288,7 @@ class PipelineSpace(SearchSpace):
 
         c = self.choices(genotype)
         steps = [
-            ("clean", TableCleaner()),
+            ("clean", TableCleaner(text_encoder=c["text"], text_components=int(c["text_dim"]))),
             ("encode", TabularPreprocessor(
                 scaler=c["scaler"], clip=c["clip"] if c["scaler"] != "quantile" else "none",
                 encoder=c["encoder"], max_categories=self.max_categories, task=self.task,

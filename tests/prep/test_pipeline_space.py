@@ -31,7 +31,7 @@ def test_parameters_and_their_conditions():
     params = {p.name: p for p in space.params}
     assert list(params) == ["scaler", "clip", "encoder", "select", "select_k", "select_c", "construct",
                             "construct_top", "extract", "extract_dim", "augment", "augment_strength",
-                            "class_weight"]
+                            "class_weight", "text", "text_dim"]
     assert params["clip"].when == (("scaler", ("standard", "robust", "power")),)
     assert params["select_k"].when == (("select", ("mutual_info", "f_test")),)
     assert params["select_c"].when == (("select", ("l1",)),)
@@ -47,7 +47,8 @@ def test_portfolio_starts_with_the_fast_strong_default():
     space = PipelineSpace()
     first = space.portfolio()[0]
     assert first == Genotype({"scaler": "quantile", "encoder": "onehot", "select": "none", "construct": "none",
-                              "extract": "none", "augment": "none", "class_weight": "none"})
+                              "extract": "none", "augment": "none", "class_weight": "none",
+                              "text": "tfidf", "text_dim": 32})
     assert [name for name, _ in space.build(first).steps] == ["clean", "encode", "to_float32"]
     fixed_selection = PipelineSpace(scalers=("standard",), selectors=("f_test",))
     first = fixed_selection.portfolio()[0]
