@@ -51,8 +51,15 @@ def test_a_time_bar_runs_over_the_budget_and_counts_earlier_trials():
     assert counts(progress.last_line) == (3, 0, 1, None)
 
 
+class _Unshrinkable(JointSpace):
+    """A space that knows no smaller network: proposals over a size limit are not repaired (they fail)."""
+
+    def shrink(self, genotype):
+        return None
+
+
 def _runner(**kwargs):
-    space = JointSpace(MLPSpace(max_blocks=2, max_width=64), TrainingSpace())
+    space = _Unshrinkable(MLPSpace(max_blocks=2, max_width=64), TrainingSpace())
     # trials over 1,500 parameters fail without training: a search with failures, fast
     evaluator = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=3,
                           classes=np.array([0, 1]), max_params=1500)

@@ -119,8 +119,10 @@ def test_end_to_end_through_the_estimator():
                             validation_fraction=0.5, random_state=0).fit(X[:200], y[:200])
     assert clf.n_trials_ == 3 and "searcher" in clf.search_results_["source"]
     assert clf.predict(X[:4]).shape == (4,)
-    # with a model from the second result on, every searcher trial after the portfolio (5 entries) is a gradient step
-    clf = AutoNASClassifier(search=NAOSearch(n_initial=2, train_steps=20), time_budget=None, max_trials=6,
+    # with a model from the second result on (and no random proposals), every searcher trial after the
+    # portfolio (5 entries) is a gradient step
+    clf = AutoNASClassifier(search=NAOSearch(n_initial=2, train_steps=20, random_fraction=0.0), time_budget=None,
+                            max_trials=6,
                             max_epochs=2, preprocessing="none", validation_fraction=0.5,
                             random_state=0).fit(X[:200], y[:200])
     rows = [i for i, source in enumerate(clf.search_results_["source"]) if source == "searcher"]
