@@ -14,10 +14,23 @@ its standard error at a quarter, half and all of the budget, and at fixed
 trial counts) and ``docs/benchmarks/searchers.png`` (mean regret against
 simulated time and against trials, with bands of one standard error).
 
+With ``--datasets`` (names of the shipped multi-dataset tables, see
+``sknas.benchmark.tabulated.available_datasets``; ``all`` for every one but
+digits), every optimizer runs on each table instead, ``--seeds`` seeds per
+table, for a simulated budget of ``--budget-trainings`` times the table's
+mean training time (the tables' costs differ, so the budget is counted in
+average trainings). Each run's final regret is normalized per table by the
+gap between the table's optimum and the median genotype's final test
+score (0: the optimum was found; 1: no better than the median genotype),
+and the optimizers are ranked on each table by mean regret. The section
+"Across datasets" of ``docs/benchmarks/searchers.md`` is (re)written;
+the digits section above it is kept, and a digits run keeps this section.
+
 Usage::
 
     nice -n 10 python benchmarks/bench_searchers.py --n-jobs 2 --raw /tmp/runs.npz   # 200 seeds
     python benchmarks/bench_searchers.py --seeds 20 --searchers random evolution   # a quick look
+    nice -n 10 python benchmarks/bench_searchers.py --datasets all --seeds 5 --raw /tmp/cross.npz
 
 matplotlib is needed for the plot (``pip install matplotlib``); without it
 only the table is written.
@@ -32,12 +45,13 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from sknas.benchmark.tabulated import TabularBenchmark, regret_at
+from sknas.benchmark.tabulated import TabularBenchmark, available_datasets, regret_at
 from sknas.search.base import SEARCHERS, make_searcher
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks"
 TRIAL_MARKS = (10, 25, 50, 100)
+CROSS_MARK = "## Across datasets"
 
 
 def black_box_searchers():
@@ -98,7 +112,13 @@ def main(argv=None):
     parser.add_argument("--raw", type=Path, default=None,
                         help="an .npz of the runs' regrets: written after each optimizer, and optimizers "
                              "already in it (same seeds and budget) are not run again")
+    parser.add_argument("--datasets", nargs="*", default=None,
+                        help="shipped multi-dataset tables (or 'all'): the cross-dataset section instead")
+    parser.add_argument("--budget-trainings", type=float, default=30.0,
+                        help="with --datasets: simulated budget in mean trainings of each table")
     args = parser.parse_args(argv)
+    if args.datasets is not None:
+        return cross_main(args)
 
     bench = TabularBenchmark()
     times = np.linspace(0.0, args.budget, 121)
@@ -124,11 +144,129 @@ def main(argv=None):
     results = {name: results[name] for name in args.searchers}
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "searchers.md").write_text(markdown(bench, results, args, times))
+    write_section(args.out / "searchers.md", markdown(bench, results, args, times), cross=False)
     try:
         plot(results, times, args.out / "searchers.png", args)
     except ImportError:
         print("matplotlib is not installed: no plot written")
+
+
+def write_section(path, text, cross):
+    """Write the digits part (``cross=False``) or the cross-dataset section of ``path``, keeping the other."""
+    old = path.read_text() if path.is_file() else ""
+    head, _, tail = old.partition(CROSS_MARK)
+    if cross:
+        path.write_text((head.rstrip() + "\n\n" if head.strip() else "") + text.rstrip() + "\n")
+    else:
+        path.write_text(text.rstrip() + "\n" + ("\n" + CROSS_MARK + tail if tail else ""))
+
+
+def cross_run(bench, name, seed, budget):
+    import torch
+
+    torch.set_num_threads(1)
+    start = time.process_time()
+    run = bench.simulate(make_searcher(name), budget_seconds=budget, seed=seed)
+    overhead = time.process_time() - start
+    return float(run["regret"][-1]), len(run["trial"]), overhead / len(run["trial"])
+
+
+def cross_main(args):
+    datasets = [d for d in available_datasets() if d != "digits"] if args.datasets in ([], ["all"]) else args.datasets
+    seeds_of = {name: int(n) for name, n in (item.split("=", 1) for item in args.seeds_of)}
+    raw = {}
+    if args.raw is not None and Path(args.raw).is_file():
+        with np.load(args.raw) as f:
+            raw = {key: f[key] for key in f.files}
+    tables = {}
+    for dataset in datasets:
+        bench = TabularBenchmark(dataset=dataset)
+        final = bench.final_test_score
+        budget = args.budget_trainings * float(np.nanmean(bench._curves["train_time"][:, :, -1]))
+        tables[dataset] = {"bench": bench, "budget": budget, "scale": max(bench.optimum - float(np.median(final)), 1e-12)}
+        for name in args.searchers:
+            key = f"{dataset}.{name}"
+            n_seeds = seeds_of.get(name, args.seeds)
+            if key in raw and len(raw[key]) == n_seeds:
+                continue
+            start = time.perf_counter()
+            runs = Parallel(n_jobs=args.n_jobs)(
+                delayed(cross_run)(bench, name, seed, budget) for seed in range(n_seeds)
+            )
+            raw[key] = np.array(runs)  # columns: regret, trials, overhead per trial
+            print(f"{dataset:24s} {name:10s} {n_seeds} seeds in {time.perf_counter() - start:.0f}s: "
+                  f"regret {raw[key][:, 0].mean():.4f}", flush=True)
+            if args.raw is not None:
+                np.savez_compressed(args.raw, **raw)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_section(args.out / "searchers.md", cross_markdown(tables, raw, args), cross=True)
+
+
+def cross_markdown(tables, raw, args):
+    """The cross-dataset section: per-table mean regrets, normalized regret and rank across tables."""
+    names, datasets = args.searchers, list(tables)
+    # mean normalized regret of each optimizer on each table, and its rank there (1: best; ties share)
+    norm = np.array([[np.mean(raw[f"{d}.{n}"][:, 0]) / tables[d]["scale"] for d in datasets] for n in names])
+    ranks = np.zeros_like(norm)
+    for j in range(len(datasets)):
+        order = norm[:, j]
+        ranks[:, j] = [1 + np.sum(order < v) + 0.5 * (np.sum(order == v) - 1) for v in order]
+    se = lambda a: a.std(ddof=1) / np.sqrt(len(a)) if len(a) > 1 else float("nan")  # noqa: E731
+    seeds = sorted({len(raw[f"{d}.{n}"]) for d in datasets for n in names})
+    lines = [
+        CROSS_MARK,
+        "",
+        f"Generated by `benchmarks/bench_searchers.py --datasets {' '.join(datasets)} --seeds {args.seeds}"
+        + "".join(f" --seeds-of {item}" for item in args.seeds_of)
+        + f" --budget-trainings {args.budget_trainings:g}`: every black-box optimizer with its default "
+        f"parameters on the {len(datasets)} multi-dataset tables (`TabularBenchmark(dataset=...)`, see "
+        "the tabulated benchmark in the user guide), "
+        f"{' or '.join(map(str, seeds))} seeds per table, each run with a simulated budget of "
+        f"{args.budget_trainings:g} times the table's mean training time. The tables hold a sample of "
+        "the default `mlp` space, and a searcher is answered by the nearest tabulated genotype "
+        "(`TabulatedSpace`). A run's regret is the table's best final test score minus its incumbent's "
+        "(accuracy for classification, R² for regression); to average over tables it is normalized by the "
+        "table's optimum minus the median genotype's final test score (0: the optimum; 1: the median "
+        "genotype). Rank: each optimizer's rank on each table by mean normalized regret (1 is best), "
+        "averaged over the tables; ± is the standard error over tables.",
+        "",
+        "| optimizer | mean normalized regret | mean rank | tables won | trials in budget | overhead ms/trial |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    order = np.argsort(ranks.mean(axis=1))
+    for i in order:
+        n = names[i]
+        trials = np.mean([raw[f"{d}.{n}"][:, 1].mean() for d in datasets])
+        overhead = np.mean([raw[f"{d}.{n}"][:, 2].mean() for d in datasets])
+        lines.append(
+            f"| {n} | {norm[i].mean():.3f} ± {se(norm[i]):.3f} | {ranks[i].mean():.2f} ± {se(ranks[i]):.2f} | "
+            f"{int(np.sum(ranks[i] == ranks.min(axis=0)))} | {trials:.0f} | {1000 * overhead:.1f} |"
+        )
+    lines += [
+        "",
+        "Mean regret ± standard error over seeds on each table (accuracy points for classification, "
+        "R² points for regression, both ×100):",
+        "",
+        "| optimizer | " + " | ".join(f"{d} ({'clf' if tables[d]['bench'].task == 'classification' else 'reg'})" for d in datasets) + " |",
+        "|---|" + "---:|" * len(datasets),
+    ]
+    for i in order:
+        n = names[i]
+        cells = []
+        for d in datasets:
+            r = raw[f"{d}.{n}"][:, 0]
+            cells.append(f"{100 * r.mean():.2f} ± {100 * se(r):.2f}")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| table | task | genotypes | optimum | median | budget (s) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for d in datasets:
+        b = tables[d]["bench"]
+        lines.append(f"| {d} | {b.meta.get('task', b.task)} | {len(b)} | {b.optimum:.4f} | "
+                     f"{float(np.median(b.final_test_score)):.4f} | {tables[d]['budget']:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(bench, results, args, times):

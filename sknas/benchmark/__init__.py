@@ -6,5 +6,7 @@ on it, so it imports the search, evaluation, space and nn parts; none of them
 imports it.
 
 - :mod:`sknas.benchmark.tabulated`: every dense network of a small space
-  trained once on ``load_digits`` (the NAS-Bench-201 idea for tabular data).
+  trained once on ``load_digits`` (the NAS-Bench-201 idea for tabular data),
+  and LCBench-style tables of sampled genotypes of the default ``mlp`` space
+  on real datasets (``TabularBenchmark(dataset=...)``).
 """
