@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from .base import Candidate, Searcher, result_score
-from .reinforce import _MAX_REDRAWS, _Controller
+from .base import Candidate, Searcher
+from .reinforce import _MAX_REDRAWS, _Controller, _told
 
 __all__ = ["PPOSearch", "clipped_surrogate"]
 
@@ -180,20 +180,8 @@ class PPOSearch(Searcher):
 
     def _tell(self, candidate, result):
         genotype = candidate.genotype
-        self._proposed.add(genotype)
-        score = result_score(result)
-        if score is not None:
-            self._scores.append(score)
-        queue = self._pending.get(genotype)
-        sampled = queue.popleft() if queue else None
-        if queue is not None and not queue:
-            del self._pending[genotype]
-        reward = score if score is not None else (min(self._scores) if self._scores else None)
-        if reward is None:
-            return
-        baseline = reward if self.baseline_ is None else self.baseline_
-        self.baseline_ = self.baseline_decay * baseline + (1.0 - self.baseline_decay) * reward
-        if sampled is None:
+        sampled, reward, baseline = _told(self, candidate, result)
+        if reward is None or sampled is None:
             return
         active = torch.tensor([name in genotype for name, _ in self._decisions], dtype=torch.bool)
         if not bool(active.any()):

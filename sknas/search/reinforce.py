@@ -133,25 +133,12 @@ class ReinforceSearch(Searcher):
         return out
 
     def _tell(self, candidate, result):
-        genotype = candidate.genotype
-        self._proposed.add(genotype)
-        score = result_score(result)
-        if score is not None:
-            self._scores.append(score)
-        queue = self._pending.get(genotype)
-        actions = queue.popleft() if queue else None
-        if queue is not None and not queue:
-            del self._pending[genotype]
-        reward = score if score is not None else (min(self._scores) if self._scores else None)
-        if reward is None:
-            return
-        baseline = reward if self.baseline_ is None else self.baseline_
-        self.baseline_ = self.baseline_decay * baseline + (1.0 - self.baseline_decay) * reward
-        if actions is None:
+        actions, reward, baseline = _told(self, candidate, result)
+        if reward is None or actions is None:
             return
         scale = float(np.std(self._scores)) if len(self._scores) > 1 else 0.0
         advantage = (reward - baseline) / scale if scale > 1e-12 else 0.0
-        self._update(actions, float(np.clip(advantage, -5.0, 5.0)), genotype)
+        self._update(actions, float(np.clip(advantage, -5.0, 5.0)), candidate.genotype)
 
     def _update(self, actions, advantage, genotype):
         active = torch.tensor([name in genotype for name, _ in self._decisions], dtype=torch.bool)
@@ -162,6 +149,33 @@ class ReinforceSearch(Searcher):
         self._optimizer.zero_grad()
         loss.backward()
         self._optimizer.step()
+
+
+def _told(searcher, candidate, result):
+    """The controller's bookkeeping of a result, shared by REINFORCE and PPO.
+
+    Records the candidate as proposed and its score; pops what the
+    controller sampled for this genotype (``None`` for a candidate it did
+    not propose, e.g. a portfolio entry); the reward is the score, or the
+    worst score so far for a failed trial. Updates the moving-average
+    baseline and returns ``(sampled, reward, baseline)`` with the baseline
+    from *before* this reward (``reward`` ``None``: nothing to learn yet).
+    """
+    genotype = candidate.genotype
+    searcher._proposed.add(genotype)
+    score = result_score(result)
+    if score is not None:
+        searcher._scores.append(score)
+    queue = searcher._pending.get(genotype)
+    sampled = queue.popleft() if queue else None
+    if queue is not None and not queue:
+        del searcher._pending[genotype]
+    reward = score if score is not None else (min(searcher._scores) if searcher._scores else None)
+    if reward is None:
+        return sampled, None, None
+    baseline = reward if searcher.baseline_ is None else searcher.baseline_
+    searcher.baseline_ = searcher.baseline_decay * baseline + (1.0 - searcher.baseline_decay) * reward
+    return sampled, reward, baseline
 
 
 class _Controller(nn.Module):
