@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import deque
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from .base import Candidate, Searcher
-from .reinforce import _MAX_REDRAWS, _Controller, _told
+from .base import Searcher
+from .reinforce import _advantage, _ask_controller, _setup_controller, _told
 
 __all__ = ["PPOSearch", "clipped_surrogate"]
 
@@ -145,38 +144,18 @@ class PPOSearch(Searcher):
         self.n_levels = n_levels
 
     def _setup(self):
-        self._decisions = [(d.name, tuple(d.choices)) for d in self.space_.decisions(int(self.n_levels))]
-        seed = int(self.rng_.integers(2**63 - 1))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.controller_ = _Controller([len(choices) for _, choices in self._decisions], int(self.hidden_size))
-        self._optimizer = torch.optim.Adam(self.controller_.parameters(), lr=float(self.lr))
-        self.baseline_ = None
+        _setup_controller(self)  # self._pending: genotype -> deque of (choice indices, old log-probabilities)
         self.n_updates_ = 0
         self.last_ratios_ = []
         self.last_advantages_ = np.zeros(0)
-        self._scores = []
-        self._pending = {}  # genotype -> deque of (choice indices, old log-probabilities)
-        self._proposed = set()
         self._batch = []  # (choice indices, old log-probabilities, active mask, advantage)
 
     def _ask(self, n):
-        out = []
-        for _ in range(n):
-            generator = torch.Generator().manual_seed(int(self.rng_.integers(2**63 - 1)))
-            for _ in range(_MAX_REDRAWS):
-                with torch.no_grad():
-                    actions, log_probs, _ = self.controller_._steps(generator=generator)
-                genotype = self.space_.from_decisions(
-                    {name: choices[a] for (name, choices), a in zip(self._decisions, actions)}
-                )
-                if genotype not in self._proposed:
-                    break
-            actions, old_log_probs = tuple(actions), torch.stack(log_probs)
-            self._proposed.add(genotype)
-            self._pending.setdefault(genotype, deque()).append((actions, old_log_probs))
-            out.append(Candidate(genotype))
-        return out
+        def sample(generator):
+            actions, log_probs, _ = self.controller_._steps(generator=generator)
+            return actions, (tuple(actions), torch.stack(log_probs))
+
+        return _ask_controller(self, n, sample)
 
     def _tell(self, candidate, result):
         genotype = candidate.genotype
@@ -186,10 +165,8 @@ class PPOSearch(Searcher):
         active = torch.tensor([name in genotype for name, _ in self._decisions], dtype=torch.bool)
         if not bool(active.any()):
             return
-        scale = float(np.std(self._scores)) if len(self._scores) > 1 else 0.0
-        advantage = (reward - baseline) / scale if scale > 1e-12 else 0.0
         actions, old_log_probs = sampled
-        self._batch.append((actions, old_log_probs, active, float(np.clip(advantage, -5.0, 5.0))))
+        self._batch.append((actions, old_log_probs, active, _advantage(self, reward, baseline)))
         if len(self._batch) >= self.batch_size:
             self._update()
 

@@ -103,42 +103,20 @@ class ReinforceSearch(Searcher):
         self.n_levels = n_levels
 
     def _setup(self):
-        # Plain (name, choices) tuples: they pickle, where Decision does not.
-        self._decisions = [(d.name, tuple(d.choices)) for d in self.space_.decisions(int(self.n_levels))]
-        seed = int(self.rng_.integers(2**63 - 1))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.controller_ = _Controller([len(choices) for _, choices in self._decisions], int(self.hidden_size))
-        self._optimizer = torch.optim.Adam(self.controller_.parameters(), lr=float(self.lr))
-        self.baseline_ = None
-        self._scores = []
-        self._pending = {}  # genotype -> deque of choice-index sequences
-        self._proposed = set()
+        _setup_controller(self)
 
     def _ask(self, n):
-        out = []
-        for _ in range(n):
-            generator = torch.Generator().manual_seed(int(self.rng_.integers(2**63 - 1)))
-            for _ in range(_MAX_REDRAWS):
-                with torch.no_grad():
-                    actions = self.controller_.sample(generator)
-                genotype = self.space_.from_decisions(
-                    {name: choices[a] for (name, choices), a in zip(self._decisions, actions)}
-                )
-                if genotype not in self._proposed:
-                    break
-            self._proposed.add(genotype)
-            self._pending.setdefault(genotype, deque()).append(actions)
-            out.append(Candidate(genotype))
-        return out
+        def sample(generator):
+            actions = self.controller_.sample(generator)
+            return actions, actions  # the choice indices are what the update needs
+
+        return _ask_controller(self, n, sample)
 
     def _tell(self, candidate, result):
         actions, reward, baseline = _told(self, candidate, result)
         if reward is None or actions is None:
             return
-        scale = float(np.std(self._scores)) if len(self._scores) > 1 else 0.0
-        advantage = (reward - baseline) / scale if scale > 1e-12 else 0.0
-        self._update(actions, float(np.clip(advantage, -5.0, 5.0)), candidate.genotype)
+        self._update(actions, _advantage(self, reward, baseline), candidate.genotype)
 
     def _update(self, actions, advantage, genotype):
         active = torch.tensor([name in genotype for name, _ in self._decisions], dtype=torch.bool)
@@ -149,6 +127,52 @@ class ReinforceSearch(Searcher):
         self._optimizer.zero_grad()
         loss.backward()
         self._optimizer.step()
+
+
+def _setup_controller(searcher):
+    """The controller, its optimizer and the bookkeeping REINFORCE and PPO share, seeded from ``rng_``."""
+    # Plain (name, choices) tuples: they pickle, where Decision does not.
+    searcher._decisions = [(d.name, tuple(d.choices)) for d in searcher.space_.decisions(int(searcher.n_levels))]
+    seed = int(searcher.rng_.integers(2**63 - 1))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        searcher.controller_ = _Controller([len(choices) for _, choices in searcher._decisions],
+                                           int(searcher.hidden_size))
+    searcher._optimizer = torch.optim.Adam(searcher.controller_.parameters(), lr=float(searcher.lr))
+    searcher.baseline_ = None
+    searcher._scores = []
+    searcher._pending = {}  # genotype -> deque of what the controller sampled for it
+    searcher._proposed = set()
+
+
+def _ask_controller(searcher, n, sample):
+    """``n`` candidates sampled from the controller, each redrawn (at most ``_MAX_REDRAWS`` times) until new.
+
+    ``sample(generator) -> (actions, record)``: the choice indices, and what
+    is kept for the genotype until its result is told.
+    """
+    out = []
+    for _ in range(n):
+        generator = torch.Generator().manual_seed(int(searcher.rng_.integers(2**63 - 1)))
+        for _ in range(_MAX_REDRAWS):
+            with torch.no_grad():
+                actions, record = sample(generator)
+            genotype = searcher.space_.from_decisions(
+                {name: choices[a] for (name, choices), a in zip(searcher._decisions, actions)}
+            )
+            if genotype not in searcher._proposed:
+                break
+        searcher._proposed.add(genotype)
+        searcher._pending.setdefault(genotype, deque()).append(record)
+        out.append(Candidate(genotype))
+    return out
+
+
+def _advantage(searcher, reward, baseline):
+    """``reward - baseline`` over the standard deviation of the scores so far, clipped to [-5, 5]."""
+    scale = float(np.std(searcher._scores)) if len(searcher._scores) > 1 else 0.0
+    advantage = (reward - baseline) / scale if scale > 1e-12 else 0.0
+    return float(np.clip(advantage, -5.0, 5.0))
 
 
 def _told(searcher, candidate, result):
