@@ -199,13 +199,16 @@ class _CurveRecorder(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         self._elapsed += time.thread_time() - self._start
-        row = {"train_time": self._elapsed}
+        self.rows_.append({"train_time": self._elapsed, **self._scores(net)})
+
+    def _scores(self, net):
+        row = {}
         for name, (X, y_index) in self.parts.items():
             proba = net.predict_proba(X)
             picked = proba[np.arange(len(y_index)), y_index]
             row[f"{name}_accuracy"] = float(np.mean(proba.argmax(axis=1) == y_index))
             row[f"{name}_loss"] = float(-np.mean(np.log(np.clip(picked, 1e-12, None))))
-        self.rows_.append(row)
+        return row
 
 
 def digits_split(seed=0):
@@ -292,7 +295,7 @@ def train_learning_curve(space, genotype, data, *, epochs, seed, classes):
     return out
 
 
-class _ScoreRecorder(Callback):
+class _ScoreRecorder(_CurveRecorder):
     """After each epoch: cumulative training CPU time, then score and loss on the held-out parts.
 
     Classification: the score is accuracy and the loss the log loss.
@@ -304,19 +307,11 @@ class _ScoreRecorder(Callback):
     """
 
     def __init__(self, parts, task):
-        self.parts = parts
+        super().__init__(parts)
         self.task = task
 
-    def on_train_begin(self, net, **kwargs):
-        self.rows_ = []
-        self._elapsed = 0.0
-
-    def on_epoch_begin(self, net, **kwargs):
-        self._start = time.thread_time()
-
-    def on_epoch_end(self, net, **kwargs):
-        self._elapsed += time.thread_time() - self._start
-        self.rows_.append({"train_time": self._elapsed, **score_parts(net, self.parts, self.task)})
+    def _scores(self, net):
+        return score_parts(net, self.parts, self.task)
 
 
 def score_parts(net, parts, task):
