@@ -78,8 +78,8 @@ class GeneralizedCrossEntropyLoss(nn.Module):
         if input.dim() == 3:
             input, target = _members_first(input, target)
         n_classes = input.shape[-1]
-        # (1 - p^q) / q per class, from the log-probabilities (stable for tiny p)
-        per_class = (1.0 - torch.exp(self.q * F.log_softmax(input, dim=-1))) / self.q
+        # (1 - p^q) / q per class, from the log-probabilities (stable for tiny p; expm1 keeps small q accurate)
+        per_class = -torch.expm1(self.q * F.log_softmax(input, dim=-1)) / self.q
         hard = not torch.is_floating_point(target)
         if hard:
             t = F.one_hot(target.long(), n_classes).to(per_class.dtype)
