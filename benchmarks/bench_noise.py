@@ -18,13 +18,18 @@ Models, fit one after the other with ``torch.set_num_threads(1)``:
 - ``sknas plain``: the same, with the space built without the robust losses
   (``TrainingSpace(task, losses=("ce",))`` / ``("mse",)``, the space of
   before they existed);
+- ``sknas robust loss``: the same, with only the robust loss in the space
+  (``losses=("gce",)`` / ``("huber",)``): every trial, the portfolio's
+  first included, trains with it (Huber with ``huber_delta=1.0`` there);
 - ``HistGradientBoosting``: sklearn's defaults (categorical columns as
   categories; squared error for regression).
 
 ``best loss`` is the loss of the robust search's best trial. With about 15 s
 per fit and one or two splits this is a hint, not a result.
 
-    python benchmarks/bench_noise.py --time-budget 15 --splits 1
+    python benchmarks/bench_noise.py --time-budget 15 --splits 2 [--models ...] [--add more.csv]
+
+``--add`` joins the rows of earlier runs (e.g. of other ``--models``) to the table.
 
 Writes benchmarks/results/noise.csv and docs/benchmarks/noise.md.
 """
@@ -51,7 +56,7 @@ from bench_quality_real import _as_categories, _split  # noqa: E402
 CLASSIFICATION = ("breast_biopsy", "mroz_lfp", "hawks_species")
 REGRESSION = ("boston_housing", "quakes_magnitude", "sat_quantitative")
 NOISE = (0.0, 0.1, 0.2, 0.4)
-MODELS = ("sknas robust", "sknas plain", "HistGradientBoosting")
+MODELS = ("sknas robust", "sknas plain", "sknas robust loss", "HistGradientBoosting")
 
 
 def corrupt(y, fraction, classification, seed):
@@ -102,8 +107,9 @@ def fit_one(name, split, noise, model_name, budget):
         else:
             kind = "classification" if classification else "regression"
             params = {}
-            if model_name == "sknas plain":
-                params["space"] = JointSpace(arch=MLPSpace(), training=TrainingSpace(kind, losses=LOSSES[kind][:1]),
+            if model_name in ("sknas plain", "sknas robust loss"):
+                losses = LOSSES[kind][:1] if model_name == "sknas plain" else LOSSES[kind][1:]
+                params["space"] = JointSpace(arch=MLPSpace(), training=TrainingSpace(kind, losses=losses),
                                              pipeline=PipelineSpace(task=kind).for_data(X_tr))
             cls = AutoNASClassifier if classification else AutoNASRegressor
             model = cls(time_budget=budget, random_state=split, **params).fit(X_tr, y_noisy)
@@ -125,24 +131,28 @@ def table(df):
         part = df[(df["task"] != "regression") == classification]
         if part.empty:
             continue
+        models = [m for m in MODELS if m in set(part["model"])]
         lines += [f"### {'Classification (flipped labels), test accuracy' if classification else 'Regression (outlying targets), test R^2'}",
-                  "", f"| dataset | noise | {' | '.join(MODELS)} | robust - plain | best loss (robust) |",
-                  "|---|---|" + "---|" * (len(MODELS) + 2)]
+                  "", f"| dataset | noise | {' | '.join(models)} | robust - plain | best loss (robust) |",
+                  "|---|---|" + "---|" * (len(models) + 2)]
         mean = part.groupby(["dataset", "noise", "model"])["score"].mean().unstack("model")
         losses = (part[part["model"] == "sknas robust"].groupby(["dataset", "noise"])["best_loss"]
                   .agg(lambda s: ", ".join(s)))
         for (dataset, noise), r in mean.iterrows():
-            cells = [f"{r.get(m, float('nan')):.3f}" for m in MODELS]
+            cells = [f"{r.get(m, float('nan')):.3f}" for m in models]
             diff = r.get("sknas robust", np.nan) - r.get("sknas plain", np.nan)
             lines.append(f"| {dataset} | {int(100 * noise)} % | {' | '.join(cells)} | {diff:+.3f} | "
                          f"{losses.get((dataset, noise), '')} |")
         lines.append("")
         by_noise = part.groupby(["noise", "model"])["score"].mean().unstack("model")
         lines += [f"Mean {metric[classification]} over the datasets:", "",
-                  f"| noise | {' | '.join(MODELS)} |", "|---|" + "---|" * len(MODELS)]
+                  f"| noise | {' | '.join(models)} |", "|---|" + "---|" * len(models)]
         for noise, r in by_noise.iterrows():
-            lines.append(f"| {int(100 * noise)} % | " + " | ".join(f"{r.get(m, float('nan')):.3f}" for m in MODELS) + " |")
+            lines.append(f"| {int(100 * noise)} % | " + " | ".join(f"{r.get(m, float('nan')):.3f}" for m in models) + " |")
         lines.append("")
+        sknas = part[part["model"].str.startswith("sknas")]
+        trials = sknas.groupby("model")["n_trials"].mean()
+        lines += ["Trials per fit (mean): " + ", ".join(f"{m} {trials[m]:.1f}" for m in models if m in trials), ""]
     return "\n".join(lines)
 
 
@@ -156,6 +166,7 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "noise.csv"))
     parser.add_argument("--md", default=str(ROOT / "docs" / "benchmarks" / "noise.md"))
     parser.add_argument("--from-csv", action="store_true", help="only rewrite the table from --out")
+    parser.add_argument("--add", nargs="*", default=[], help="CSVs of earlier runs joined to the table")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     if args.from_csv:
@@ -170,9 +181,12 @@ def main():
                         rows.append(fit_one(name, split, noise, model_name, args.time_budget))
                         pd.DataFrame(rows).to_csv(args.out, index=False)  # partial results survive an interruption
         df = pd.DataFrame(rows)
+    if args.add:
+        df = pd.concat([df] + [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in args.add])
+        df["best_loss"] = df["best_loss"].fillna("").astype(str)
     md = table(df)
     print(md)
-    command = (f"python benchmarks/bench_noise.py --time-budget {args.time_budget:g} --splits {args.splits}")
+    command = "python benchmarks/bench_noise.py " + " ".join(sys.argv[1:])
     Path(args.md).write_text(
         "# Robustness to noisy labels\n\n"
         "Generated by ``benchmarks/bench_noise.py`` (see its docstring for the protocol):\n\n"
