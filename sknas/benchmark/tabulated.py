@@ -408,16 +408,19 @@ def train_curves(space, genotype, data, *, task, epochs, seed, classes=None):
 def meta_space(task="classification"):
     """The space of the multi-dataset tables: the default ``"mlp"`` space with its training choices.
 
-    ``JointSpace(MLPSpace(), TrainingSpace(task))``, the architecture and
-    training parts of the space an ``AutoNASClassifier`` or
+    ``JointSpace(MLPSpace(), TrainingSpace(task, losses=(plain,)))``, the
+    architecture and training parts of the space an ``AutoNASClassifier`` or
     ``AutoNASRegressor`` searches by default (its preprocessing part is held
-    fixed in the tables, see :func:`prepare_meta_dataset`).
+    fixed in the tables, see :func:`prepare_meta_dataset`), without the
+    robust training losses: the tables were made before the space searched
+    the loss, and their genotypes train with the plain one (cross-entropy or
+    squared error; this also keeps :func:`meta_genotypes`' draws).
     """
     from ..space.joint import JointSpace
     from ..space.mlp import MLPSpace
-    from ..space.training import TrainingSpace
+    from ..space.training import LOSSES, TrainingSpace
 
-    return JointSpace(MLPSpace(), TrainingSpace(task=task))
+    return JointSpace(MLPSpace(), TrainingSpace(task=task, losses=LOSSES[task][:1]))
 
 
 #: The cost cap of the drawn genotypes of the multi-dataset tables (see :func:`meta_genotypes`).

@@ -12,8 +12,9 @@ member fed its own fold's mini-batch.
 
 Everything else stays per member and unchanged: every member is a complete
 skorch net (from :func:`sknas.evaluation.trainer.make_net`), with its own
-optimizer, learning-rate schedule, criterion (class weights, label
-smoothing, TabM's per-copy loss), augmentation, callbacks and history. The
+optimizer, learning-rate schedule, criterion (the searched loss, class
+weights, label smoothing, TabM's per-copy loss), augmentation, callbacks and
+history. The
 loop drives those nets through the same callback events, in the same order,
 as skorch's own ``fit`` does, so early stopping with best-epoch restore,
 snapshot collection, learning-curve pruning, the non-finite loss guard and

@@ -396,10 +396,18 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     prediction use ``iterator_valid``, so it is off there), and
     ``class_weight="balanced"`` adds the
     :class:`sknas.prep.imbalance.BalancedClassWeight` callback.
+
+    The training genotype's ``loss`` picks the criterion (see
+    :class:`sknas.space.training.TrainingSpace` and :mod:`sknas.nn.losses`):
+    cross-entropy (``"ce"``, the default) or generalized cross-entropy
+    (``"gce"``) for classifiers, both with the genotype's label smoothing;
+    squared error (``"mse"``, the default) or the Huber loss with
+    ``huber_delta`` (``"huber"``) for regressors.
     """
     from ..prep.augment import AugmentedIterator, make_augmentation
     from ..prep.imbalance import BalancedClassWeight
     from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
+    from ..nn.losses import GCE_Q, EnsembleHuberLoss, GeneralizedCrossEntropyLoss
 
     training = _training_genotype(space, genotype)
     snapshots = int(training.get("snapshots", 1))
@@ -458,13 +466,25 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     )
     # a TabM network (ensemble_k > 1) returns its k members' outputs while training: each member gets its own loss
     ensemble = int(genotype.get("ensemble_k", 1)) > 1
+    loss = training.get("loss", "ce" if task == "classification" else "mse")
     if task == "classification":
+        if loss == "gce":  # generalized cross-entropy (Zhang & Sabuncu 2018), robust to flipped labels
+            criterion = dict(criterion=GeneralizedCrossEntropyLoss, criterion__q=GCE_Q)
+        elif loss == "ce":
+            criterion = dict(criterion=EnsembleCrossEntropyLoss if ensemble else torch.nn.CrossEntropyLoss)
+        else:
+            raise ValueError(f"make_net: unknown classification loss {loss!r}.")
         return TabularClassifierNet(
-            criterion=EnsembleCrossEntropyLoss if ensemble else torch.nn.CrossEntropyLoss,
-            criterion__label_smoothing=training.get("label_smoothing", 0.0),
+            **criterion, criterion__label_smoothing=training.get("label_smoothing", 0.0),
             classes=classes, **common,
         )
-    return TabularRegressorNet(criterion=EnsembleMSELoss if ensemble else torch.nn.MSELoss, **common)
+    if loss == "huber":  # delta in standard deviations of the standardized target
+        criterion = dict(criterion=EnsembleHuberLoss, criterion__delta=float(training.get("huber_delta", 1.0)))
+    elif loss == "mse":
+        criterion = dict(criterion=EnsembleMSELoss if ensemble else torch.nn.MSELoss)
+    else:
+        raise ValueError(f"make_net: unknown regression loss {loss!r}.")
+    return TabularRegressorNet(**criterion, **common)
 
 
 @dataclass

@@ -164,11 +164,51 @@ def test_every_searched_choice_of_the_default_space_trains_batched():
     wanted = [("norm_0", "batch"), ("norm_0", "layer"), ("act_0", "prelu"), ("embedding", "plr"),
               ("embedding", "ple"), ("feature_scale", True), ("ensemble_k", 4), ("snapshots", 3),
               ("augment", "mixup"), ("augment", "noise"), ("augment", "corrupt"), ("class_weight", "balanced"),
-              ("lr_schedule", "onecycle"), ("optimizer", "radam"), ("optimizer", "nadam"), ("skip_1", 0)]
+              ("lr_schedule", "onecycle"), ("optimizer", "radam"), ("optimizer", "nadam"), ("skip_1", 0),
+              ("loss", "gce")]
     folds = noisy_folds(sizes=(60, 61, 62), n_valid=20)
     ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=3, classes=CLASSES,
                    batched_folds=True)
-    for g in covering_genotypes(space, wanted):
+    genotypes = covering_genotypes(space, wanted)
+    # the robust loss with what else reaches the criterion: class weights, TabM's k heads, mixup's soft targets
+    genotypes.append(space.replace(genotypes[-1], loss="gce", class_weight="balanced", ensemble_k=4,
+                                   augment="mixup", augment_strength=0.2, label_smoothing=0.1))
+    for g in genotypes:
         r = ev.evaluate(Candidate(g), folds, seed=0)
         assert r.status == "ok", (dict(g), r.error)
         assert r.train_mode == "batched x3", (dict(g), r.train_mode)
+
+
+def test_every_searched_regression_loss_trains_batched():
+    """Squared error and Huber (each delta), with TabM's k heads too, run under vmap."""
+    space = JointSpace(MLPSpace(), TrainingSpace("regression"), PipelineSpace(task="regression"))
+    wanted = [("loss", "mse"), ("huber_delta", 0.1)]
+    folds = noisy_folds(sizes=(60, 61, 62), n_valid=20, task="regression")
+    ev = Evaluator(space, "regression", get_scorer("r2"), max_epochs=3, batched_folds=True)
+    genotypes = covering_genotypes(space, wanted)
+    genotypes.append(space.replace(genotypes[1], ensemble_k=4))
+    for g in genotypes:
+        r = ev.evaluate(Candidate(g), folds, seed=0)
+        assert r.status == "ok", (dict(g), r.error)
+        assert r.train_mode == "batched x3", (dict(g), r.train_mode)
+
+
+@pytest.mark.parametrize("task, changes", [("classification", {"loss": "gce", "label_smoothing": 0.1}),
+                                           ("regression", {"loss": "huber", "huber_delta": 0.3})])
+def test_a_batched_robust_loss_trial_scores_as_the_sequential_one(task, changes):
+    """Each member's criterion is its own fold's robust loss: batched and sequential training agree."""
+    space = JointSpace(MLPSpace(), TrainingSpace(task))
+    g = plain_genotype(**changes)
+    if task == "regression":
+        g = Genotype({k: v for k, v in g.items() if k != "label_smoothing"})
+    folds = noisy_folds(task=task)
+    scorer = get_scorer("accuracy" if task == "classification" else "r2")
+    results = {}
+    for batched in (False, True):
+        ev = Evaluator(space, task, scorer, max_epochs=8, classes=CLASSES if task == "classification" else None,
+                       patience=3, batched_folds=batched)
+        results[batched] = ev.evaluate(Candidate(g), folds, seed=5)
+    seq, bat = results[False], results[True]
+    assert seq.train_mode == "sequential" and bat.train_mode == "batched x3"
+    assert bat.score == pytest.approx(seq.score, abs=1e-6)
+    np.testing.assert_allclose(bat.learning_curve, seq.learning_curve, rtol=1e-3)
