@@ -174,6 +174,7 @@ SEARCHERS = {
     "morphism": "sknas.search.morphism:MorphismSearch",
     "pnas": "sknas.search.pnas:PNASSearch",
     "nao": "sknas.search.nao:NAOSearch",
+    "metanas": "sknas.search.metanas:MetaNASSearch",
 }
 
 

@@ -21,6 +21,7 @@ from sknas.search.bohb import BOHB
 from sknas.search.evolution import RegularizedEvolution
 from sknas.search.grid import GridSearch
 from sknas.search.hyperband import Hyperband, hyperband_brackets
+from sknas.search.metanas import MetaNASSearch
 from sknas.search.nao import NAOSearch
 from sknas.search.pnas import PNASSearch
 from sknas.search.ppo import PPOSearch
@@ -103,6 +104,7 @@ FACTORIES = {
     "bohb": lambda: BOHB(max_epochs=9, min_points_in_model=4),
     "pnas": lambda: PNASSearch(beam_size=4, n_mutations=6),
     "nao": lambda: NAOSearch(n_initial=5, n_seeds=3, hidden_size=16, train_steps=15, n_unlabelled=16),
+    "metanas": lambda: MetaNASSearch(n_prior=6),
 }
 BATCHES = (1, 3, 1, 2)
 

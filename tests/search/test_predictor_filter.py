@@ -71,7 +71,7 @@ def test_rank_correlation_on_held_out_trials_is_reported_and_positive():
 # -- the protocol: the wrapped searcher knows of exactly the candidates that are evaluated -------------------------
 
 BLACK_BOX = ["random", "grid", "tpe", "evolution", "reinforce", "smbo", "hyperband", "bohb", "pnas", "nao", "ppo",
-             "qlearning"]
+             "qlearning", "metanas"]
 
 
 @pytest.fixture(scope="module")
