@@ -665,7 +665,8 @@ def ablation(estimator, X, y, *, method="leave-one-out", genotype=None, default=
                     break
                 try:
                     moved = _reset(space, current, name, winner[name], (winner, default))
-                except ValueError:
+                except ValueError as exc:  # a move the space does not allow: tried, never chosen
+                    tried.append((math.nan, f"failed: {exc}", math.nan, name, None))
                     continue
                 score, status, fit_time = meter(moved)
                 tried.append((score, status, fit_time, name, moved))
