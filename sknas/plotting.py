@@ -11,7 +11,11 @@ the matplotlib ``Axes``:
   and skip connections as arcs;
 - :func:`plot_learning_curves`: loss curves per epoch;
 - :func:`plot_decision_importance`: each searched decision's share of the
-  variance of trial scores (fANOVA, :func:`sknas.inspect.decision_importance`).
+  variance of trial scores (fANOVA, :func:`sknas.inspect.decision_importance`);
+- :func:`plot_ablation`: each decision's contribution to the winner's
+  validation score (ablation, :func:`sknas.inspect.ablation`);
+- :func:`plot_feature_importance`: permutation importance of the input
+  columns, removed columns marked (:func:`sknas.inspect.feature_importance`).
 
 matplotlib is optional: ``pip install sknas[plot]`` (or ``pip install matplotlib``).
 """
@@ -22,7 +26,7 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_decision_importance", "plot_genotype", "plot_learning_curves", "plot_pareto_front",
+__all__ = ["plot_ablation", "plot_decision_importance", "plot_feature_importance", "plot_genotype", "plot_learning_curves", "plot_pareto_front",
            "plot_search_history"]
 
 
@@ -411,5 +415,86 @@ def plot_decision_importance(estimator_or_results, ax=None, top=15, **kwargs):
     ax.set_xlim(0, 1)
     n = frame.attrs.get("n_trials")
     ax.set_title("Decision importance (fANOVA)" + (f", {n} trials" if n else ""))
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
+def plot_ablation(table, ax=None, top=15):
+    """Each decision's contribution to the winner's validation score, as horizontal bars.
+
+    Parameters
+    ----------
+    table : DataFrame
+        What :func:`sknas.inspect.ablation` returned (either method).
+    ax : matplotlib Axes or None, default=None
+    top : int, default=15
+        The first ``top`` rows of the table are drawn (leave-one-out: the
+        largest contributions; path: the first steps). Decisions without a
+        contribution (not measured, failed, cut by the time limit) get no
+        bar and their status in the label.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    if not (hasattr(table, "columns") and {"decision", "contribution", "status"} <= set(table.columns)):
+        raise TypeError("plot_ablation: expected the DataFrame sknas.inspect.ablation returned. "
+                        f"Got {type(table).__name__} instead.")
+    frame = table.head(int(top)).iloc[::-1]  # the first row on top
+    labels = [d if s == "ok" else f"{d} ({s.split(':')[0]})" for d, s in zip(frame["decision"], frame["status"])]
+    if "step" in frame:
+        labels = [f"{int(k)}. {lab}" if k == k and k is not None else lab for k, lab in zip(frame["step"], labels)]
+    values = np.nan_to_num(frame["contribution"].to_numpy(dtype=float), nan=0.0)
+    ax = _axes(ax, figsize=(7, max(2.5, 0.35 * len(frame) + 1)))
+    ax.barh(labels, values, color=["tab:blue" if v >= 0 else "tab:red" for v in values], alpha=0.8)
+    ax.axvline(0.0, color="black", lw=0.8)
+    method = table.attrs.get("method", "")
+    ax.set_xlabel("winner score - ablated score" if method != "path" else "score gained by the step")
+    winner, default = table.attrs.get("winner_score"), table.attrs.get("default_score")
+    title = "Ablation of the winner" + (" (path)" if method == "path" else " (leave-one-out)" if method else "")
+    if winner is not None:
+        title += f": winner {winner:.3f}"
+        if default is not None and default == default:
+            title += f", default {default:.3f}"
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
+def plot_feature_importance(importance, ax=None, top=15):
+    """Permutation importance of the input columns as horizontal bars; removed columns marked as such.
+
+    Parameters
+    ----------
+    importance : DataFrame
+        What :func:`sknas.inspect.feature_importance` returned.
+    ax : matplotlib Axes or None, default=None
+    top : int, default=15
+        The most important used columns drawn; every removed column is
+        drawn after them (no bar, its reason in the label).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    if not (hasattr(importance, "columns") and {"feature", "importance", "status"} <= set(importance.columns)):
+        raise TypeError("plot_feature_importance: expected the DataFrame sknas.inspect.feature_importance "
+                        f"returned. Got {type(importance).__name__} instead.")
+    import pandas as pd
+
+    used = importance[importance["status"] != "removed"].head(int(top))
+    removed = importance[importance["status"] == "removed"]
+    frame = pd.concat([used, removed]).iloc[::-1]
+    labels = [f if s != "removed" else f"{f} (removed: {r})"
+              for f, s, r in zip(frame["feature"], frame["status"], frame.get("reason", [""] * len(frame)))]
+    values = np.where(frame["status"] == "removed", 0.0, frame["importance"].to_numpy(dtype=float))
+    errors = np.where(frame["status"] == "removed", 0.0, frame["std"].to_numpy(dtype=float)) \
+        if "std" in frame else None
+    ax = _axes(ax, figsize=(7, max(2.5, 0.35 * len(frame) + 1)))
+    ax.barh(labels, values, xerr=errors, color="tab:green", alpha=0.8)
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_xlabel("drop of the score when the column is shuffled")
+    baseline = importance.attrs.get("baseline_score")
+    ax.set_title("Permutation importance" + (f" (score {baseline:.3f})" if baseline is not None else ""))
     ax.grid(True, axis="x", alpha=0.3)
     return ax

@@ -1,5 +1,7 @@
 """sknas.inspect: fANOVA decision importance and marginals of a search's trials."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,3 +123,176 @@ def test_a_real_small_search_is_explained_by_its_own_decisions(tmp_path):
     assert len(ax.patches) == min(5, len(frame))
     ax.figure.savefig(tmp_path / "importance.png")
     assert (tmp_path / "importance.png").stat().st_size > 2000
+
+
+# -- ablation and feature importance: on real (tiny) fitted estimators --------------------------
+def _frame(n=160, seed=0):
+    """One informative column, one noise column, one constant column, one useless categorical."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"signal": rng.normal(size=n), "noise": rng.normal(size=n), "const": 1.0,
+                         "cat": rng.choice(["a", "b"], n)})
+
+
+@pytest.fixture(scope="module")
+def regressor():
+    """A fitted regressor (one trial, two folds) whose target is 3 * signal."""
+    import torch
+
+    from sknas import AutoNASRegressor
+
+    torch.set_num_threads(1)
+    X = _frame()
+    y = 3 * X["signal"].to_numpy() + np.random.default_rng(1).normal(0, 0.1, len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = AutoNASRegressor(time_budget=None, max_trials=1, max_epochs=8, ensemble_size=1,
+                               validation_fraction=0.5, random_state=0).fit(X, y)
+    return reg, X, y
+
+
+def _lr_matters(space):
+    """A winner whose lr is essential (1e-4 learns nothing in 8 short epochs) and whose optimizer is not."""
+    from sknas.inspect import _space_default
+
+    base = space.replace(_space_default(space), n_blocks=1, width_0=16, batch_size=32)
+    return space.replace(base, lr=0.03, optimizer="nadam"), space.replace(base, lr=1e-4)
+
+
+def test_leave_one_out_ablation_gives_the_essential_decision_the_largest_contribution(regressor):
+    from sknas.inspect import ablation
+
+    reg, X, y = regressor
+    winner, default = _lr_matters(reg.space_)
+    table = ablation(reg, X, y, genotype=winner, default=default)
+    assert list(table["decision"]) == ["lr", "optimizer"]  # only the differing decisions, largest first
+    assert (table["status"] == "ok").all()
+    lr, opt = table.iloc[0], table.iloc[1]
+    assert lr["winner_value"] == 0.03 and lr["default_value"] == 1e-4
+    assert lr["contribution"] > 0.3 and abs(opt["contribution"]) < 0.5 * lr["contribution"]
+    winner_score = table.attrs["winner_score"]
+    np.testing.assert_allclose(table["contribution"], winner_score - table["score"])
+    assert table.attrs["method"] == "leave-one-out" and table.attrs["n_evaluations"] == 3
+    assert table.attrs["not_measured"] == []
+
+
+def test_ablation_path_walks_from_the_default_and_its_steps_sum_to_the_gap(regressor):
+    from sknas.inspect import ablation
+
+    reg, X, y = regressor
+    winner, default = _lr_matters(reg.space_)
+    table = ablation(reg, X, y, genotype=winner, default=default, method="path")
+    assert list(table["step"]) == [1, 2] and table["decision"].iloc[0] == "lr"  # the best move comes first
+    gap = table.attrs["winner_score"] - table.attrs["default_score"]
+    assert table["contribution"].sum() == pytest.approx(gap)
+    assert table["score"].iloc[-1] == pytest.approx(table.attrs["winner_score"])  # the path ends at the winner
+    assert table["contribution"].iloc[0] > 0.3
+
+
+def test_resetting_a_parent_drops_or_fills_its_children(regressor):
+    from sknas.inspect import _changed, _reset, _space_default
+
+    space = regressor[0].space_
+    default = _space_default(space)
+    assert default["n_blocks"] == 3  # the hand-picked MLP, not the linear model that leads the portfolio
+    deep = space.replace(default, n_blocks=5, width_3=64, act_3="relu", norm_3="none", dropout_3=0.0,
+                         skip_3="none", width_4=64, act_4="relu", norm_4="none", dropout_4=0.0, skip_4="none")
+    reset = _reset(space, deep, "n_blocks", 3, (default,))
+    assert reset == default and set(_changed(deep, reset, "n_blocks")) >= {"width_3", "width_4", "skip_4"}
+    linear = space.replace(default, n_blocks=0)
+    back = _reset(space, linear, "n_blocks", 3, (default,))  # the blocks it activates take the default's values
+    assert back == default
+
+
+def test_ablation_within_a_time_budget_lists_what_it_did_not_measure(regressor):
+    from sknas.inspect import ablation
+
+    reg, X, y = regressor
+    winner, default = _lr_matters(reg.space_)
+    table = ablation(reg, X, y, genotype=winner, default=default, max_decisions=1)
+    assert len(table) == 2 and table.attrs["n_evaluations"] == 2
+    assert list(table["status"]).count("not measured") == 1 and len(table.attrs["not_measured"]) == 1
+    with pytest.raises(ValueError, match="could not be retrained"):
+        ablation(reg, X, y, genotype=winner, default=default, time_budget=1e-6)
+
+
+def test_feature_importance_ranks_the_deciding_column_first_and_lists_the_removed_one():
+    import torch
+
+    from sknas import AutoNASClassifier
+    from sknas.inspect import feature_importance
+
+    torch.set_num_threads(1)
+    X = _frame()
+    y = (X["signal"] > 0).astype(int).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = AutoNASClassifier(time_budget=None, max_trials=1, max_epochs=20, ensemble_size=1,
+                                validation_fraction=0.5, random_state=0).fit(X, y)
+    frame = feature_importance(clf, X, y, n_repeats=3, random_state=0)
+    assert list(frame.columns) == ["feature", "importance", "std", "status", "reason"]
+    assert frame["feature"].iloc[0] == "signal" and frame["importance"].iloc[0] > 0.2
+    assert (frame["importance"].iloc[1:] < 0.1).all()
+    removed = frame[frame["status"] == "removed"]
+    assert list(removed["feature"]) == ["const"] and removed["reason"].iloc[0] == "constant"
+    assert frame["feature"].iloc[-1] == "const"  # listed, last
+    assert frame.attrs["baseline_score"] > 0.8
+
+    # an array without names: x<i>, the removed column by position
+    arr = X.drop(columns="cat").to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = AutoNASClassifier(time_budget=None, max_trials=1, max_epochs=20, ensemble_size=1,
+                                validation_fraction=0.5, random_state=0).fit(arr, y)
+    frame = feature_importance(clf, arr, y, n_repeats=2, random_state=0)
+    assert frame["feature"].iloc[0] == "x0" and frame.set_index("feature").loc["x2", "status"] == "removed"
+
+
+def test_ablation_and_feature_importance_refuse_an_unfitted_or_foreign_estimator():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LinearRegression
+
+    from sknas import AutoNASClassifier
+    from sknas.inspect import ablation, feature_importance
+
+    X, y = _frame(), np.arange(160) % 2
+    for fn in (ablation, feature_importance):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            fn(AutoNASClassifier(), X, y)
+        with pytest.raises(TypeError, match="expected a fitted AutoNASClassifier"):
+            fn(LinearRegression(), X, y)
+
+
+def test_bad_ablation_arguments_are_clear_errors(regressor):
+    from sknas.inspect import ablation
+
+    reg, X, y = regressor
+    with pytest.raises(ValueError, match="method must be one of"):
+        ablation(reg, X, y, method="greedy")
+    with pytest.raises(ValueError, match="time_budget must be"):
+        ablation(reg, X, y, time_budget=0)
+    with pytest.raises(ValueError, match="max_decisions must be"):
+        ablation(reg, X, y, max_decisions=0)
+    with pytest.raises(ValueError):
+        ablation(reg, X, y, default={"n_blocks": 99})
+
+
+def test_plots_of_ablation_and_feature_importance(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from sknas.plotting import plot_ablation, plot_feature_importance
+
+    table = pd.DataFrame({"decision": ["lr", "optimizer", "width_0"], "winner_value": [0.03, "nadam", 64],
+                          "default_value": [1e-4, "adamw", 256], "score": [0.1, 0.8, np.nan],
+                          "contribution": [0.7, -0.02, np.nan], "status": ["ok", "ok", "not measured"]})
+    table.attrs.update(method="leave-one-out", winner_score=0.8, default_score=np.nan)
+    ax = plot_ablation(table)
+    assert len(ax.patches) == 3 and "width_0 (not measured)" in [t.get_text() for t in ax.get_yticklabels()]
+    importance = pd.DataFrame({"feature": ["signal", "noise", "const"], "importance": [0.4, 0.0, 0.0],
+                               "std": [0.02, 0.01, 0.0], "status": ["used", "used", "removed"],
+                               "reason": ["", "", "constant"]})
+    ax = plot_feature_importance(importance)
+    assert "const (removed: constant)" in [t.get_text() for t in ax.get_yticklabels()]
+    ax.figure.savefig(tmp_path / "fi.png")
+    assert (tmp_path / "fi.png").stat().st_size > 2000
+    with pytest.raises(TypeError, match="expected the DataFrame"):
+        plot_ablation({"a": 1})
