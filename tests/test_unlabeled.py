@@ -6,6 +6,7 @@ import torch
 from skorch.callbacks import Callback
 
 import sknas.evaluation.pretext as pretext_module
+import sknas.io
 from sknas import AutoNASClassifier, AutoNASRegressor
 from sknas.estimators import _unlabeled_mask
 from sknas.evaluation.pretext import MaskedFeaturePretext, pretext_loss, pretrain
@@ -46,7 +47,7 @@ def test_minus_one_is_a_class_by_default():
     assert set(np.unique(clf.predict(X))) <= {-1, 1}
 
 
-def test_unlabeled_rows_are_not_a_class_and_never_predicted():
+def test_unlabeled_rows_are_not_a_class_and_never_predicted(tmp_path):
     X, y = _blobs(n=120, labels=(3, 7))
     y = y.copy()
     y[::3] = -1
@@ -55,6 +56,9 @@ def test_unlabeled_rows_are_not_a_class_and_never_predicted():
     assert clf.n_unlabeled_ == 40 and clf.n_samples_fit_ == 80
     assert -1 not in set(np.unique(clf.predict(X)))
     assert clf.predict_proba(X).shape == (120, 2)
+    loaded = sknas.io.load(sknas.io.save(clf, tmp_path / "model.sknas"))
+    assert loaded.unlabeled == -1 and loaded.n_unlabeled_ == 40
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
 
 
 @pytest.mark.parametrize("y, marker, expected", [
