@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor
+from .evaluation.pretext import MaskedFeaturePretext
 from .evaluation.trainer import Evaluator
 from .evaluation.trial import TrialData
 from .prep.cleaning import UnparsedValueWarning
@@ -75,6 +76,7 @@ class BaseAutoNAS(BaseEstimator):
         "warm_start": ["boolean"],
         "checkpoint": [str, os.PathLike, None],
         "pruning": ["boolean"],
+        "unlabeled": [numbers.Real, str, None],
     }
 
     _task = None
@@ -82,7 +84,7 @@ class BaseAutoNAS(BaseEstimator):
     def __init__(self, space="mlp", search="tpe", time_budget=60.0, max_trials=None, max_epochs=100,
                  validation_fraction=0.2, preprocessing="auto", objectives=("score",), constraints=None,
                  ensemble_size="auto", scoring=None, input_shape=None, device="cpu", n_jobs=None,
-                 random_state=None, verbose=0, warm_start=False, checkpoint=None, pruning=False):
+                 random_state=None, verbose=0, warm_start=False, checkpoint=None, pruning=False, unlabeled=None):
         self.space = space
         self.search = search
         self.time_budget = time_budget
@@ -102,6 +104,7 @@ class BaseAutoNAS(BaseEstimator):
         self.warm_start = warm_start
         self.checkpoint = checkpoint
         self.pruning = pruning
+        self.unlabeled = unlabeled
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -224,6 +227,36 @@ class BaseAutoNAS(BaseEstimator):
         check_consistent_length(np.empty(n_samples), y_arr)
         return y_arr
 
+    def _separate_unlabeled(self, X, y):
+        """``X, y`` of the labeled rows and the raw unlabeled rows (None without ``unlabeled``).
+
+        A row is unlabeled when its target equals ``unlabeled`` (or is NaN
+        when ``unlabeled`` is NaN), scikit-learn's semi-supervised convention
+        (``SelfTrainingClassifier``, ``LabelSpreading``), opt-in so that -1
+        stays a class by default.
+        """
+        if self.unlabeled is None:
+            return X, y, None
+        name = type(self).__name__
+        mask = _unlabeled_mask(y, self.unlabeled)
+        n_unlabeled = int(mask.sum())
+        if n_unlabeled == 0:
+            return X, y, None
+        n_labeled = len(y) - n_unlabeled
+        if n_labeled == 0:
+            raise ValueError(f"{name}: every row of y is unlabeled (y == unlabeled={self.unlabeled!r}); "
+                             "at least some rows need a label.")
+        needed = self._min_samples()
+        if n_labeled < needed:
+            raise ValueError(
+                f"{name} needs at least {needed} labeled rows with validation_fraction="
+                f"{self.validation_fraction!r}; got {n_labeled} labeled and {n_unlabeled} unlabeled "
+                f"(y == unlabeled={self.unlabeled!r}) rows.")
+        labeled = np.flatnonzero(~mask)
+        X_unlabeled = _safe_indexing(X, np.flatnonzero(mask))
+        X = _safe_indexing(X, labeled)
+        return X, y[labeled], X_unlabeled
+
     def _split(self, X, y, seed):
         """The data candidates are scored on: a holdout split, or folds on small data.
 
@@ -307,6 +340,7 @@ class BaseAutoNAS(BaseEstimator):
         self._check_params()
         X = self._check_X(X, reset=True)
         y = self._check_y(y, X.shape[0])
+        X, y, X_unlabeled = self._separate_unlabeled(X, y)
         y = self._prepare_y(y)
 
         rng = check_random_state(self.random_state)
@@ -329,8 +363,12 @@ class BaseAutoNAS(BaseEstimator):
             keep_predictions=self._ensembling(), prune=self.pruning, bag=self._ensembling(),
             measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
+        self.n_unlabeled_ = 0 if X_unlabeled is None else int(X_unlabeled.shape[0])
+        if X_unlabeled is not None:  # UnNAS: each trial pre-trains on them (sknas.evaluation.pretext)
+            evaluator.pretext = MaskedFeaturePretext(X_unlabeled)
         data_fraction = self._plan_data_fraction(n_train)
-        fingerprint = self._fingerprint(X, y) if self.checkpoint is not None else None
+        fingerprint = (self._fingerprint(X if X_unlabeled is None else (X, X_unlabeled), y)
+                       if self.checkpoint is not None else None)
         runner = Runner(
             self.searcher_, evaluator, time_budget=self.time_budget, max_trials=self.max_trials,
             n_jobs=self.n_jobs, start=start, portfolio=space.portfolio(), seed=runner_seed,
@@ -616,6 +654,16 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         Stop trials whose validation-loss curve, extrapolated with
         parametric learning-curve models (Domhan et al. 2015), cannot reach
         the best trial's loss; they are recorded with ``status="pruned"``.
+    unlabeled : int, float, str or None, default=None
+        The target value that marks a row without a label (scikit-learn's
+        semi-supervised convention: ``-1`` for ``SelfTrainingClassifier``).
+        None: every row is labeled (``-1`` is then an ordinary class). Set,
+        the rows whose ``y`` equals it (NaN matches NaN) are not a class and
+        are never predicted; each trial first pre-trains its network on
+        masked-feature reconstruction over its labeled training rows and the
+        unlabeled rows, then trains on its labeled rows (UnNAS, Liu et al.
+        2020; :mod:`sknas.evaluation.pretext`). The split, the scores and
+        the refit use the labeled rows only.
 
     Attributes
     ----------
@@ -643,8 +691,10 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     classes_ : ndarray
     n_features_in_ : int
     n_samples_fit_ : int
-        Rows of X the fit was given (split between the trials' training and
-        validation parts).
+        Labeled rows of X the fit was given (split between the trials'
+        training and validation parts).
+    n_unlabeled_ : int
+        Rows of X marked ``unlabeled`` (0 without ``unlabeled``).
     feature_names_in_ : ndarray
         Column names, when X had string column names.
     searcher_ : Searcher
@@ -738,7 +788,8 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     The same as :class:`AutoNASClassifier` (see its parameters and
     attributes), for a numeric target; the default scoring is R^2. The
     target is standardized inside the network's training and restored in
-    ``predict``.
+    ``predict``. ``unlabeled=np.nan`` marks the rows with a NaN target as
+    unlabeled (without it a NaN target is an error).
 
     See Also
     --------
@@ -782,6 +833,19 @@ def _warnings_once_per_call():
         if (w.category, str(w.message)) not in seen:
             seen.add((w.category, str(w.message)))
             warnings.warn(w.message, w.category, stacklevel=3)
+
+
+def _unlabeled_mask(y, unlabeled):
+    """Which rows of ``y`` carry the ``unlabeled`` marker (NaN matches NaN)."""
+    if isinstance(unlabeled, numbers.Real) and not isinstance(unlabeled, numbers.Integral) and np.isnan(unlabeled):
+        if y.dtype.kind == "f":
+            return np.isnan(y)
+        return np.array([isinstance(v, float) and np.isnan(v) for v in y], dtype=bool)
+    if y.dtype.kind in "biuf" and isinstance(unlabeled, numbers.Real):
+        return y == unlabeled
+    if y.dtype.kind in "biuf" or isinstance(unlabeled, numbers.Real) and y.dtype.kind in "US":
+        return np.zeros(len(y), dtype=bool)  # a string marker among numbers (or the reverse) matches no row
+    return np.array([bool(v == unlabeled) for v in y.tolist()], dtype=bool)
 
 
 def _cost(row, key):

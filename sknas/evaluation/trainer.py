@@ -619,6 +619,10 @@ class Evaluator:
         self.bag = bag
         self._cache = {}
 
+    #: A :class:`~sknas.evaluation.pretext.MaskedFeaturePretext` (the fit's unlabeled rows) or None: when set,
+    #: every trial's and refit's net is pre-trained on the pretext task before its supervised training.
+    pretext = None
+
     def make_preprocessor(self, genotype):
         """The unfitted preprocessing step of ``genotype``'s pipeline.
 
@@ -867,6 +871,8 @@ class Evaluator:
             max_epochs=epochs, n_train=len(Xt), valid_data=(Xv, y_valid), patience=self.patience,
             deadline=deadline, device=self.device, stop=stop,
         )
+        if self.pretext is not None:  # UnNAS: pre-train on the unlabeled rows first (sknas.evaluation.pretext)
+            self.pretext.attach(net, prep, seed)
         pruner = None
         if self.prune:
             # every trial records the comparable loss: any of them may become the incumbent
@@ -1042,6 +1048,8 @@ class Evaluator:
                 max_epochs=epochs, n_train=len(Xt), valid_data=None, deadline=deadline, device=self.device,
                 schedule_epochs=schedule_epochs,
             )
+            if self.pretext is not None:  # UnNAS: pre-train on the unlabeled rows first (sknas.evaluation.pretext)
+                self.pretext.attach(net, prep, seed)
             net.fit(Xt, y)
             completed = not dict(net.callbacks_)["deadline"].reached_ and len(net.history) >= epochs
             return Pipeline([("preprocessing", prep), ("net", net)]), completed
