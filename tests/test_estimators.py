@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -18,11 +18,6 @@ from sknas.space.genotype import Genotype
 from sknas.space.mlp import MLPSpace
 
 FAST = dict(time_budget=None, max_trials=2, max_epochs=15, random_state=0, validation_fraction=0.5)  # 2 CV folds: fast
-
-
-@pytest.fixture(scope="module")
-def iris():
-    return load_iris(return_X_y=True)
 
 
 def test_fit_sets_the_contract_attributes(iris):
@@ -344,10 +339,8 @@ def test_cuda_training_matches_the_contract(iris):
     assert clf.score(X, y) > 0.8
 
 
-def test_time_spent_divides_the_fit_time():
-    from sklearn.datasets import load_iris
-
-    X, y = load_iris(return_X_y=True)
+def test_time_spent_divides_the_fit_time(iris):
+    X, y = iris
     clf = AutoNASClassifier(search="random", time_budget=None, max_trials=2, max_epochs=3, random_state=0).fit(X, y)
     parts = clf.time_spent_
     assert set(parts) == {"search", "full_fidelity", "refit", "ensemble", "total"}
