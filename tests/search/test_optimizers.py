@@ -120,7 +120,7 @@ FACTORIES = {
     "nao": lambda: NAOSearch(n_initial=5, n_seeds=3, hidden_size=16, train_steps=15, n_unlabelled=16),
 }
 # The one-shot searchers, each training its supernet for one epoch. ProxylessNAS without its latency
-# term: the measured latencies would make its seeded runs differ.
+# term: latencies measured on the clock could make its seeded runs differ.
 ONE_SHOT = {
     "darts": lambda: DARTSSearch(epochs=1),
     "pdarts": lambda: PDARTSSearch(epochs=1, keep=(0.5,)),
