@@ -41,8 +41,6 @@ __all__ = ["AutoNASClassifier", "AutoNASRegressor"]
 SPACES = {"mlp": MLPSpace, "resnet": ResNetSpace, "cell": CellSpace, "hierarchical": HierarchicalSpace}
 IMAGE_SPACES = ("cell", "hierarchical")  # built with input_shape; the others see flattened pixels
 KNOWN_OBJECTIVES = ("score", "params", "flops", "latency")
-AVAILABLE_OBJECTIVES = KNOWN_OBJECTIVES
-AVAILABLE_CONSTRAINTS = ("params", "flops", "latency_ms")
 OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency_ms"}
 CONSTRAINT_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_ms"}
 ROWS_PER_BUDGET_SECOND = 200  # low-fidelity threshold: rows a trial may use per second of budget
@@ -115,9 +113,6 @@ class BaseAutoNAS(BaseEstimator):
         return tags
 
     # -- validation ------------------------------------------------------------------
-    def _not_yet(self, what):
-        return ValueError(f"{type(self).__name__}: {what} is not available yet in this version of sknas.")
-
     def _check_params(self):
         self._validate_params()
         name = type(self).__name__
@@ -133,17 +128,12 @@ class BaseAutoNAS(BaseEstimator):
                 f"{name}: objectives must include 'score' and may add {KNOWN_OBJECTIVES[1:]}. "
                 f"Got {self.objectives!r} instead."
             )
-        for o in objectives:
-            if o not in AVAILABLE_OBJECTIVES:
-                raise self._not_yet(f"the objective {o!r}")
         for key, limit in (self.constraints or {}).items():
-            if key not in ("params", "flops", "latency_ms"):
+            if key not in CONSTRAINT_COLUMNS:
                 raise ValueError(
                     f"{name}: unknown constraint {key!r}; known: 'params', 'flops', 'latency_ms'. "
                     f"Got constraints={self.constraints!r} instead."
                 )
-            if key not in AVAILABLE_CONSTRAINTS:
-                raise self._not_yet(f"the constraint {key!r}")
             if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or limit <= 0:
                 raise ValueError(f"{name}: constraint {key!r} must be a positive number. Got {limit!r} instead.")
         if self.constraints and self.ensemble_size != "auto" and self.ensemble_size > 1:

@@ -8,7 +8,8 @@ the matplotlib ``Axes``:
 - :func:`plot_pareto_front`: score against size (or another column), the
   non-dominated trials joined;
 - :func:`plot_genotype`: the network a genotype describes, blocks as boxes
-  and skip connections as arcs;
+  and skip connections as arcs, or (cell and hierarchical spaces) each cell
+  as a DAG with its operations on the edges (:func:`genotype_graphs`);
 - :func:`plot_learning_curves`: loss curves per epoch;
 - :func:`plot_decision_importance`: each searched decision's share of the
   variance of trial scores (fANOVA, :func:`sknas.inspect.decision_importance`);
@@ -26,8 +27,10 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_ablation", "plot_decision_importance", "plot_feature_importance", "plot_genotype", "plot_learning_curves", "plot_pareto_front",
-           "plot_search_history"]
+from .evaluation.objectives import pareto_front
+
+__all__ = ["genotype_graphs", "plot_ablation", "plot_decision_importance", "plot_feature_importance", "plot_genotype",
+           "plot_learning_curves", "plot_pareto_front", "plot_search_history"]
 
 
 def _pyplot():
@@ -113,17 +116,6 @@ def plot_search_history(search_results, ax=None, time_axis=True):
     return ax
 
 
-def pareto_front(xs, scores):
-    """Indices of the points not dominated when minimizing ``xs`` and maximizing ``scores``."""
-    order = sorted(range(len(xs)), key=lambda i: (xs[i], -scores[i]))
-    front, best = [], -np.inf
-    for i in order:
-        if scores[i] > best:
-            front.append(i)
-            best = scores[i]
-    return front
-
-
 def plot_pareto_front(search_results, x="n_params", ax=None, log_x=None):
     """Score against ``x`` (model size by default), the non-dominated trials joined.
 
@@ -148,7 +140,8 @@ def plot_pareto_front(search_results, x="n_params", ax=None, log_x=None):
     ys = [float(res["score"][i]) for i in rows]
     if rows:
         ax.scatter(xs, ys, s=18, alpha=0.5, color="tab:blue", label="trial")
-        front = pareto_front(xs, ys)
+        # the non-dominated trials (size minimized, score maximized), along the x axis for the step line
+        front = sorted(pareto_front([[x_, -y_] for x_, y_ in zip(xs, ys)]), key=lambda i: (xs[i], -ys[i]))
         fx = [xs[i] for i in front]
         fy = [ys[i] for i in front]
         ax.step(fx, fy, where="post", color="tab:orange", linewidth=2)
@@ -225,6 +218,109 @@ def _split_genotype(genotype, space):
     return {k: v for k, v in g.items() if k in keys}, {k: v for k, v in g.items() if k not in keys}
 
 
+def genotype_graphs(space, genotype):
+    """The graphs of ``genotype``'s network as plain data (what :func:`plot_genotype` draws for graph spaces).
+
+    A list of dicts with ``title``, ``nodes`` (in topological order),
+    ``edges`` (``(source, target, label)``) and optionally ``inputs`` (nodes
+    drawn together in the first column). A :class:`~sknas.space.joint.JointSpace`
+    is reduced to its architecture part; the space gives the graphs (its
+    ``graphs`` method: cell, hierarchical). MLP and ResNet genotypes have no
+    graph form: :func:`plot_genotype` draws them as chains of boxes.
+    """
+    if hasattr(space, "arch_genotype"):
+        genotype = space.arch_genotype(genotype)
+        space = space.arch
+    if hasattr(space, "graphs"):
+        return space.graphs(genotype)
+    raise TypeError(f"genotype_graphs: {type(space).__name__} has no graph form (no graphs method).")
+
+
+_GRAPH_DX = 2.4  # horizontal spacing of nodes
+_GRAPH_DY = 1.2  # vertical offsets of inputs and zigzag
+
+
+def _graph_layout(graph):
+    inputs = [n for n in graph.get("inputs", []) if n in graph["nodes"]]
+    pos = {}
+    for k, name in enumerate(inputs):
+        pos[name] = (0.0, _GRAPH_DY * ((len(inputs) - 1) / 2 - k) * 2)
+    x0 = 1 if inputs else 0
+    rest = [n for n in graph["nodes"] if n not in pos]
+    for k, name in enumerate(rest):
+        # a zigzag keeps edges that skip a node from running through it
+        y = _GRAPH_DY * (-1) ** k if 0 < k < len(rest) - 1 else 0.0
+        pos[name] = (_GRAPH_DX * (x0 + k), y)
+    return pos
+
+
+def _draw_graph(ax, graph, offset):
+    from matplotlib.patches import FancyArrowPatch
+
+    pos = {n: (x + offset, y) for n, (x, y) in _graph_layout(graph).items()}
+    for n, (x, y) in pos.items():
+        ax.text(x, y, n, ha="center", va="center", fontsize=9, zorder=3,
+                bbox={"boxstyle": "round,pad=0.3", "facecolor": "#dde8f5", "edgecolor": "#33669a"})
+    parallel = {}
+    for src, dst, label in graph["edges"]:
+        key = (src, dst)
+        parallel[key] = parallel.get(key, 0) + 1
+        (x1, y1), (x2, y2) = pos[src], pos[dst]
+        hops = round(abs(x2 - x1) / _GRAPH_DX)
+        # edges that skip nodes, and repeated (parallel) edges, bow more so that labels do not overlap
+        n = parallel[key]
+        rad = (0.12 + 0.08 * max(hops - 1, 0) + 0.15 * ((n - 1) // 2 + (n > 1))) * (1 if n % 2 else -1)
+        ax.add_patch(FancyArrowPatch((x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-|>",
+                                     mutation_scale=10, shrinkA=12, shrinkB=12, color="#555555", zorder=1))
+        if label:
+            # the midpoint of arc3's quadratic Bezier curve
+            dx, dy = x2 - x1, y2 - y1
+            lx, ly = (x1 + x2) / 2 + rad * dy / 2, (y1 + y2) / 2 - rad * dx / 2
+            ax.text(lx, ly, label, ha="center", va="center", fontsize=7, zorder=2,
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    xs = [x for x, _ in pos.values()]
+    ax.text((min(xs) + max(xs)) / 2, 1.9 * _GRAPH_DY, graph["title"], ha="center", va="bottom", fontsize=10,
+            weight="bold")
+    return max(xs)
+
+
+def _draw_graphs(space, genotype, ax=None):
+    """Draw ``genotype``'s graphs (:func:`genotype_graphs`): each cell (or motif) as a DAG, operations on the edges.
+
+    ``ax``: None (a new figure with one axes per graph), a sequence of
+    axes (one per graph) or one Axes (every graph side by side in it).
+    Returns the list of axes drawn on.
+    """
+    plt = _pyplot()
+
+    graphs = genotype_graphs(space, genotype)
+    if ax is None:
+        widths = [max(len(g["nodes"]) - len(g.get("inputs", [])) + (1 if g.get("inputs") else 0), 2) for g in graphs]
+        fig, axes = plt.subplots(1, len(graphs), figsize=(1.5 * sum(widths) + 1, 3.6), squeeze=False,
+                                 gridspec_kw={"width_ratios": widths})
+        axes = list(axes[0])
+    elif hasattr(ax, "__len__") or hasattr(ax, "flat"):
+        axes = list(getattr(ax, "flat", ax))
+        if len(axes) != len(graphs):
+            raise ValueError(
+                f"plot_genotype: ax must hold one axes per graph ({len(graphs)}: "
+                f"{[g['title'] for g in graphs]}). Got {len(axes)} axes instead."
+            )
+    else:
+        axes = [ax] * len(graphs)
+    offset = 0.0
+    for a, graph in zip(axes, graphs):
+        right = _draw_graph(a, graph, offset)
+        if len(set(map(id, axes))) == 1:
+            offset = right + 1.5 * _GRAPH_DX
+    for a in {id(a): a for a in axes}.values():
+        xs = [t.get_position()[0] for t in a.texts]
+        a.set_xlim(min(xs) - 0.6 * _GRAPH_DX, max(xs) + 0.6 * _GRAPH_DX)
+        a.set_ylim(-2.1 * _GRAPH_DY, 2.5 * _GRAPH_DY)
+        a.set_axis_off()
+    return axes
+
+
 def plot_genotype(genotype, space=None, ax=None, show_other=True):
     """Draw the network a genotype describes: blocks as boxes, skip connections as arcs.
 
@@ -237,24 +333,25 @@ def plot_genotype(genotype, space=None, ax=None, show_other=True):
         additions for ResNet) as arcs above them.
     space : SearchSpace or None, default=None
         The genotype's space (``estimator.space_``); it tells the
-        architecture keys apart, and spaces with their own graph form
-        (cell, hierarchical) are drawn by :func:`sknas.nn.draw.draw_genotype`.
-    ax : matplotlib Axes or None, default=None
+        architecture keys apart, and spaces with a graph form (cell,
+        hierarchical: :func:`genotype_graphs`) are drawn as their graphs:
+        each cell (or motif) a DAG with its operations on the edges.
+    ax : matplotlib Axes, sequence of Axes, or None, default=None
+        For a graph space: one axes per graph, or one Axes for all of them
+        side by side; None: a new figure.
     show_other : bool, default=True
         Print the non-architecture decisions (training, preprocessing) below.
 
     Returns
     -------
-    ax : matplotlib Axes
+    ax : matplotlib Axes (a list of Axes, one per graph, for a graph space)
     """
     _pyplot()  # a clear message when matplotlib is missing
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     arch_space = getattr(space, "arch", space)
     if arch_space is not None and hasattr(arch_space, "graphs"):
-        from .nn.draw import draw_genotype
-
-        return draw_genotype(space, genotype, ax=ax)
+        return _draw_graphs(space, genotype, ax=ax)
     arch, other = _split_genotype(genotype, space)
     if "width_0" in arch or arch.get("n_blocks") == 0:
         boxes, skips = _mlp_nodes(arch)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes, load_iris
+from sklearn.datasets import load_diabetes
 from sklearn.metrics import get_scorer
 
 import sknas
@@ -11,11 +11,6 @@ from sknas.evaluation.ensembles import EnsembleClassifier, EnsembleRegressor, be
 
 # 3 folds (validation_fraction=1/3), few epochs: fast
 FAST = dict(time_budget=None, max_epochs=8, random_state=0, validation_fraction=1 / 3, search="random")
-
-
-@pytest.fixture(scope="module")
-def iris():
-    return load_iris(return_X_y=True)
 
 
 @pytest.fixture(scope="module")

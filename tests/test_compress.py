@@ -14,8 +14,6 @@ from sknas.space.mlp import MLPSpace, ResNetSpace
 from sknas.space.joint import JointSpace
 from sknas.space.training import TrainingSpace
 
-torch.set_num_threads(1)
-
 
 def net_of(estimator):
     return estimator.best_estimator_.named_steps["net"]

@@ -13,16 +13,11 @@ import uuid
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.datasets import load_iris, make_classification
+from sklearn.datasets import make_classification
 
 from sknas import AutoNASClassifier
 
 FAST = dict(time_budget=None, random_state=0, search="random")
-
-
-@pytest.fixture(scope="module")
-def iris():
-    return load_iris(return_X_y=True)
 
 
 def _interrupt_after(seconds):

@@ -12,10 +12,14 @@ from sklearn.datasets import load_breast_cancer  # noqa: E402
 
 from sknas import AutoNASClassifier  # noqa: E402
 from sknas.plotting import (  # noqa: E402
-    pareto_front, plot_genotype, plot_learning_curves, plot_pareto_front, plot_search_history,
+    genotype_graphs, plot_genotype, plot_learning_curves, plot_pareto_front, plot_search_history,
 )
+from sknas.space.cell import CellSpace  # noqa: E402
 from sknas.space.genotype import Genotype  # noqa: E402
+from sknas.space.hierarchical import HierarchicalSpace  # noqa: E402
+from sknas.space.joint import JointSpace  # noqa: E402
 from sknas.space.mlp import MLPSpace, ResNetSpace  # noqa: E402
+from sknas.space.training import TrainingSpace  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +64,10 @@ def test_search_history_of_a_fitted_estimator(fitted, tmp_path):
 
 
 def test_pareto_front(results, tmp_path):
-    assert pareto_front([1000, 50_000, 800, 200_000], [0.80, 0.85, 0.83, 0.90]) == [2, 1, 3]
     ax = plot_pareto_front(results)
+    front = ax.lines[0]  # the step line through the non-dominated trials, by size
+    np.testing.assert_allclose(front.get_xdata(), [800, 50_000, 200_000])
+    np.testing.assert_allclose(front.get_ydata(), [0.83, 0.85, 0.90])
     assert ax.get_xscale() == "log"  # sizes span 250x
     assert ax.get_xlabel() == "n_params"
     _png(ax, tmp_path / "pareto.png")
@@ -103,6 +109,41 @@ def test_best_genotype_of_a_fitted_estimator(fitted, tmp_path):
 def test_genotype_of_an_unknown_space_is_refused():
     with pytest.raises(ValueError, match="MLP and ResNet"):
         plot_genotype(Genotype({"a": 1}))
+
+
+def test_cell_graphs_have_one_graph_per_cell_type_with_two_edges_per_node():
+    space = CellSpace(input_shape=(1, 8, 8), n_nodes=3)
+    g = space.sample(np.random.default_rng(0))
+    graphs = genotype_graphs(space, g)
+    assert [gr["title"] for gr in graphs] == ["normal cell", "reduce cell"]
+    for gr in graphs:
+        ops = [e for e in gr["edges"] if e[1] != "out"]
+        assert len(ops) == 6
+        assert all(src in gr["nodes"] and dst in gr["nodes"] for src, dst, _ in gr["edges"])
+
+
+@pytest.mark.parametrize("space", [
+    CellSpace(input_shape=(1, 8, 8)), JointSpace(CellSpace(), TrainingSpace()),
+    HierarchicalSpace(input_shape=(3, 8, 8)),
+])
+def test_genotype_of_a_graph_space_draws_every_graph(space, tmp_path):
+    g = space.sample(np.random.default_rng(1))
+    axes = plot_genotype(g, space=space)
+    assert len(axes) == len(genotype_graphs(space, g))
+    _png(axes[0], tmp_path / "graphs.png")
+    fig, ax = plt.subplots()
+    assert plot_genotype(g, space=space, ax=ax) == [ax] * len(axes)
+    plt.close(fig)
+
+
+def test_genotype_of_a_graph_space_checks_the_number_of_axes():
+    space = CellSpace(input_shape=(1, 8, 8))
+    fig, axes = plt.subplots(1, 3)
+    with pytest.raises(ValueError, match="one axes per graph"):
+        plot_genotype(space.portfolio()[0], space=space, ax=axes)
+    plt.close(fig)
+    with pytest.raises(TypeError, match="no graph form"):
+        genotype_graphs(TrainingSpace(), TrainingSpace().portfolio()[0])
 
 
 def test_learning_curves(fitted, tmp_path):

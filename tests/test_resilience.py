@@ -9,17 +9,11 @@ import time
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
 
 from sknas import AutoNASClassifier
 from sknas.space.mlp import MLPSpace
 
 FAST = dict(time_budget=None, max_epochs=10, random_state=0, search="random")
-
-
-@pytest.fixture(scope="module")
-def iris():
-    return load_iris(return_X_y=True)
 
 
 def test_checkpoint_resumes_where_the_search_stopped(iris, tmp_path):
@@ -42,7 +36,7 @@ def test_checkpoint_of_other_data_is_refused(iris, tmp_path):
         AutoNASClassifier(max_trials=2, checkpoint=str(path), **FAST).fit(X[:100], y[:100])
 
 
-def test_resume_after_kill_9(tmp_path):
+def test_resume_after_kill_9(tmp_path, iris):
     path = tmp_path / "killed.ckpt"
     script = textwrap.dedent(f"""
         from sklearn.datasets import load_iris
@@ -66,7 +60,7 @@ def test_resume_after_kill_9(tmp_path):
     from sknas.estimators import _read_checkpoint
     done = len(_read_checkpoint(path)["runner"]["rows"])
     assert done >= 2
-    X, y = load_iris(return_X_y=True)
+    X, y = iris
     resumed = AutoNASClassifier(max_trials=done + 1, checkpoint=str(path), **FAST).fit(X, y)
     assert resumed.n_trials_ == done + 1
 

@@ -1,6 +1,7 @@
 import time
 
 import numpy as np
+import pytest
 from sklearn.metrics import get_scorer
 
 from sknas.evaluation.trainer import Evaluator
@@ -40,7 +41,22 @@ def test_portfolio_first_then_searcher_and_trial_cap():
     assert runner.best_index == best and runner.best_model is not None
 
 
-def test_time_budget_is_honoured_and_refit_fits_in_it():
+def test_time_budget_is_honoured_and_refit_fits_in_it(fake_clock):
+    # the clock moves one second per call (about one per batch trained): the budget counts calls, not seconds
+    space = JointSpace(MLPSpace(max_blocks=3), TrainingSpace())
+    d, X, y = data()
+    runner = make(space, time_budget=150.0, start=time.time(), max_epochs=1000, n_train=len(d.y_train),
+                  n_refit=len(y))
+    runner.run(d)
+    model, refitted = runner.refit_best(X, y)
+    assert fake_clock.now <= 150.0 * 1.1  # the wall-clock bar's slack (the call that finds the deadline passed)
+    assert len(runner.results) >= 1 and model.predict(X[:4]).shape == (4,)
+    assert runner.results.rows[0]["stop_reason"] == "time_limit"  # 1000 epochs would not fit
+
+
+@pytest.mark.slow
+def test_time_budget_is_honoured_and_refit_fits_in_it_on_the_wall_clock():
+    """The same on the real clock, with a time bar: a busy machine may break it, so slow-only."""
     space = JointSpace(MLPSpace(max_blocks=3), TrainingSpace())
     d, X, y = data(n=3000)
     start = time.time()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
+from ..nn.tabm import EnsembleCrossEntropyLoss, EnsembleMSELoss
 
 __all__ = ["LearningCurvePruner", "PlainValidLoss", "extrapolate_best_loss", "plain_loss", "plan_data_fraction"]
 

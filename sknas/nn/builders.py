@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .embeddings import InputLayer
-from .ensemble import BatchEnsembleLinear, EnsembleBatchNorm, EnsembleHead, MemberMean
+from .tabm import BatchEnsembleLinear, EnsembleBatchNorm, EnsembleHead, MemberMean
 from .ops import ACTIVATIONS, make_activation, make_norm
 
 __all__ = ["DENSE_ACTIVATIONS", "DenseDAG", "DropPath", "FeaturePReLU", "ResidualMLP", "count_parameters"]
@@ -76,7 +76,7 @@ def count_parameters(module):
 class DenseBlock(nn.Sequential):
     """Linear -> normalization -> activation -> dropout.
 
-    With ``ensemble_k > 1`` the linear layer is a :class:`~sknas.nn.ensemble.BatchEnsembleLinear`
+    With ``ensemble_k > 1`` the linear layer is a :class:`~sknas.nn.tabm.BatchEnsembleLinear`
     and the block maps ``(n, k, n_in)`` to ``(n, k, width)``.
     """
 
@@ -115,7 +115,7 @@ class DenseDAG(nn.Module):
     embedding_dim : int, default=16
     embedding_sigma : float, default=0.1
     ensemble_k : int, default=1
-        ``> 1``: TabM, a BatchEnsemble of ``k`` members (:mod:`sknas.nn.ensemble`):
+        ``> 1``: TabM, a BatchEnsemble of ``k`` members (:mod:`sknas.nn.tabm`):
         the network returns the members' outputs ``(n, k, n_outputs)`` while
         training and their mean ``(n, n_outputs)`` in evaluation mode. With
         no block, the members are ``k`` linear heads.

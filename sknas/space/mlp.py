@@ -64,7 +64,7 @@ class MLPSpace(SearchSpace):
         RealMLP's learnable per-feature scaling as the first layer (``feature_scale``).
     ensemble_ks : tuple of int, default=(1, 4, 8)
         TabM's BatchEnsemble members (``ensemble_k``; 1: a plain network;
-        see :mod:`sknas.nn.ensemble`).
+        see :mod:`sknas.nn.tabm`).
 
     Notes
     -----

@@ -28,11 +28,6 @@ from sknas.search.smbo import SMBOSearch
 from sknas.space.genotype import Genotype
 
 
-@pytest.fixture(scope="module")
-def bench():
-    return TabularBenchmark()
-
-
 # -- the space --------------------------------------------------------------------
 def test_space_is_small_enumerable_and_conditional():
     space = TabularBenchSpace()

@@ -100,7 +100,22 @@ def test_evaluator_is_reproducible_under_a_seed():
     assert a.learning_curve == b.learning_curve
 
 
-def test_deadline_stops_training():
+def test_deadline_stops_training(fake_clock):
+    # the clock moves one second per call: the deadline, checked after every batch, comes after 25 calls
+    X, y = blobs(n=400)
+    space = small_space()
+    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=50, classes=np.unique(y),
+                   patience=10_000)
+    g = good_genotype(space, batch_size=32)
+    r = ev.evaluate(Candidate(g), split(X, y), deadline=25.0, seed=0)
+    assert r.status == "ok" and r.stop_reason == "time_limit"
+    assert 1 <= r.n_epochs < 50  # an epoch ended before the deadline, the 50 of max_epochs did not
+    assert fake_clock.now < 50  # training stopped soon after the deadline passed
+
+
+@pytest.mark.slow
+def test_deadline_stops_training_on_the_wall_clock():
+    """The same on the real clock, with a time bar: a busy machine may break it, so slow-only."""
     X, y = blobs(n=2000)
     space = small_space()
     ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=10_000, classes=np.unique(y),

@@ -6,8 +6,6 @@ from hypothesis import strategies as st
 
 from sknas.nn.embeddings import FeatureScale, InputLayer, PeriodicEmbedding, PiecewiseLinearEncoding
 
-torch.set_num_threads(1)
-
 
 @settings(max_examples=15, deadline=None)
 @given(n=st.integers(1, 9), f=st.integers(1, 6), d=st.sampled_from([2, 8, 16]),

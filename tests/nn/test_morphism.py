@@ -4,17 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from sknas.evaluation.trainer import torch_threads
 from sknas.nn.morphism import add_skip, net2deeper, net2wider
 from sknas.space.mlp import MLPSpace
 
 TOLERANCE = 1e-5
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):
-        yield
 
 
 def network(blocks, n_inputs=5, n_outputs=3, seed=0):

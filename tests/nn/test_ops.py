@@ -3,18 +3,10 @@ import math
 import pytest
 import torch
 
-from sknas.evaluation.trainer import torch_threads
 from sknas.nn.ops import (
     ACTIVATIONS, DENSE_OPS, IMAGE_OPS, NORMS, OPS, FactorizedReduce, check_operations, make_activation, make_norm,
     make_op,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # intra-op threads spin and crawl on a shared, oversubscribed CPU; one thread is faster here
-    with torch_threads(1):
-        yield
 
 
 def test_every_op_is_listed_for_dense_rows_or_images():

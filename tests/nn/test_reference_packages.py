@@ -13,9 +13,8 @@ import torch
 
 from sknas.nn.builders import DenseDAG
 from sknas.nn.embeddings import PeriodicEmbedding, PiecewiseLinearEncoding
-from sknas.nn.ensemble import BatchEnsembleLinear, EnsembleBatchNorm, EnsembleHead
+from sknas.nn.tabm import BatchEnsembleLinear, EnsembleBatchNorm, EnsembleHead
 
-torch.set_num_threads(1)
 
 ATOL = 1e-5
 

@@ -3,32 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SPACES, SUPERNET_SPACES
 
-from sknas.evaluation.trainer import torch_threads
 from sknas.nn.supernet import gumbel_perturbed, recalibrate_batchnorm
 from sknas.space.cell import CellSpace
 from sknas.space.genotype import Genotype
 from sknas.space.mlp import MLPSpace
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):
-        yield
-
-
-SPACES = {
-    "mlp": (lambda: MLPSpace(max_blocks=3, max_width=64), 6),
-    "mlp-one-block": (lambda: MLPSpace(max_blocks=1, min_width=4, max_width=16), 6),
-    "cell-dense": (lambda: CellSpace(n_nodes=2, n_cells=2, width=8), 6),
-    "cell-image": (lambda: CellSpace(input_shape=(1, 6, 6), n_nodes=2, n_cells=3, width=4,
-                                     operations=("skip_connect", "conv_1x1", "max_pool_3x3")), 36),
-}
-
-
 def make(name, seed=0):
-    make_space, n_inputs = SPACES[name]
-    space = make_space()
+    case = SPACES[name]
+    space, n_inputs = case.make(), case.supernet
     torch.manual_seed(seed)
     return space, space.supernet(n_inputs, 3), n_inputs
 
@@ -41,7 +26,7 @@ def warm_up(net, x):
             net(x)
 
 
-@pytest.mark.parametrize("name", sorted(SPACES))
+@pytest.mark.parametrize("name", SUPERNET_SPACES)
 def test_every_mode_gives_outputs_and_only_mixing_modes_reach_the_logits(name):
     space, net, n_inputs = make(name)
     x = torch.randn(8, n_inputs)
@@ -63,14 +48,14 @@ def test_every_mode_gives_outputs_and_only_mixing_modes_reach_the_logits(name):
 
 
 def test_unknown_mode_and_fixed_without_genotype_are_refused():
-    _, net, _ = make("mlp")
+    _, net, _ = make("mlp-supernet")
     with pytest.raises(ValueError, match="mode must be one of"):
         net.set_mode("hard")
     with pytest.raises(ValueError, match="use_genotype"):
         net.set_mode("fixed")
 
 
-@pytest.mark.parametrize("name", sorted(SPACES))
+@pytest.mark.parametrize("name", SUPERNET_SPACES)
 def test_extracted_child_computes_what_the_supernet_computes_for_that_genotype(name):
     space, net, n_inputs = make(name)
     x = torch.randn(16, n_inputs)
@@ -87,7 +72,7 @@ def test_extracted_child_computes_what_the_supernet_computes_for_that_genotype(n
 
 
 def test_genotype_decisions_and_genotype_of_cover_the_space():
-    for name in ("mlp", "cell-dense"):
+    for name in ("mlp-supernet", "cell-supernet"):
         space, net, _ = make(name)
         rng = np.random.default_rng(1)
         for _ in range(10):

@@ -4,11 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sknas.nn.builders import DenseDAG
-from sknas.nn.ensemble import (
+from sknas.nn.tabm import (
     BatchEnsembleLinear, EnsembleBatchNorm, EnsembleCrossEntropyLoss, EnsembleHead, EnsembleMSELoss,
 )
-
-torch.set_num_threads(1)
 
 
 @settings(max_examples=15, deadline=None)
@@ -84,3 +82,23 @@ def test_plain_dag_state_dict_unchanged():
         "blocks.0.0.bias", "blocks.0.0.weight", "blocks.0.1.bias", "blocks.0.1.num_batches_tracked",
         "blocks.0.1.running_mean", "blocks.0.1.running_var", "blocks.0.1.weight", "head.bias", "head.weight",
     ]
+
+
+def test_the_old_module_name_still_imports_and_unpickles_the_layers():
+    """sknas.nn.tabm was sknas.nn.ensemble: imports and pickles (e.g. of a fitted estimator) naming it still work.
+
+    Model files (sknas.io) store no class path of these layers (a net is rebuilt from its genotype, and the
+    state-dict keys do not name modules), so they need no sknas.io.MOVED entry.
+    """
+    import pickle
+
+    import sknas.nn.ensemble as old
+    import sknas.nn.tabm as new
+
+    assert all(getattr(old, name) is getattr(new, name) for name in new.__all__)
+    layer = new.BatchEnsembleLinear(3, 2, 4)
+    text = pickle.dumps(layer, protocol=2)  # protocol 2 names classes as text lines: "module\nname\n"
+    assert b"sknas.nn.tabm\n" in text
+    loaded = pickle.loads(text.replace(b"sknas.nn.tabm\n", b"sknas.nn.ensemble\n"))
+    assert type(loaded) is new.BatchEnsembleLinear
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), layer.state_dict().values()))

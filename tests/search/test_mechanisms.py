@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sknas.benchmark.tabulated import TabularBenchmark, regret_at
+from sknas.benchmark.tabulated import regret_at
 from sknas.search.base import Candidate, make_searcher
 from sknas.search.evolution import RegularizedEvolution
 from sknas.search.pnas import PNASSearch
@@ -161,8 +161,8 @@ def test_pnas_surrogate_ranks_the_expansions():
     assert np.mean(ranked) > np.mean(unranked) + 0.3, (ranked, unranked)
 
 
-def test_pnas_is_progressive_on_the_tabulated_benchmark():
-    run = TabularBenchmark().simulate("pnas", max_trials=30, seed=0)
+def test_pnas_is_progressive_on_the_tabulated_benchmark(bench):
+    run = bench.simulate("pnas", max_trials=30, seed=0)
     searcher = run["searcher"]
     assert searcher.mode_ == "blocks"
     depths = [g["n_blocks"] for g in run["genotype"]]
@@ -174,11 +174,6 @@ def test_pnas_is_progressive_on_the_tabulated_benchmark():
 # -- every black-box optimizer against random search on the table ----------------------
 BUDGET = 20.0  # simulated seconds, as in docs/benchmarks/searchers.md
 _REGRETS = {}
-
-
-@pytest.fixture(scope="module")
-def bench():
-    return TabularBenchmark()
 
 
 def regrets(bench, name, n_seeds):

@@ -1,7 +1,11 @@
 """One suite run over every optimizer, then what each one is for.
 
-No network is trained: the objective is a cheap function of the genotype
-(and, for the multi-fidelity searchers, of the candidate's fidelity).
+The objective told back is a cheap function of the genotype (and, for the
+multi-fidelity searchers, of the candidate's fidelity). The one-shot
+searchers (``needs_data``) join the suite on the joint mlp problem, the one
+with a supernet: each gets a small fold and an evaluator through ``set_data``
+before its first ask, trains its supernet there for one epoch, and is then
+told the same cheap objective as the others.
 """
 
 from __future__ import annotations
@@ -14,7 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestRegressor
+from sklearn.metrics import get_scorer
+
+from sknas.evaluation.trainer import Evaluator
+from sknas.evaluation.trial import TrialData
 
 from sknas.search.base import SEARCHERS, Candidate, Searcher, make_searcher
 from sknas.search.bohb import BOHB
@@ -23,6 +32,12 @@ from sknas.search.grid import GridSearch
 from sknas.search.hyperband import Hyperband, hyperband_brackets
 from sknas.search.metanas import MetaNASSearch
 from sknas.search.nao import NAOSearch
+from sknas.search.oneshot.darts import DARTSSearch
+from sknas.search.oneshot.enas import ENASSearch
+from sknas.search.oneshot.gdas import GDASSearch
+from sknas.search.oneshot.ofa import OFASearch
+from sknas.search.oneshot.pdarts import PDARTSSearch
+from sknas.search.oneshot.proxyless import ProxylessSearch
 from sknas.search.pnas import PNASSearch
 from sknas.search.ppo import PPOSearch
 from sknas.search.qlearning import QLearningSearch
@@ -106,12 +121,41 @@ FACTORIES = {
     "nao": lambda: NAOSearch(n_initial=5, n_seeds=3, hidden_size=16, train_steps=15, n_unlabelled=16),
     "metanas": lambda: MetaNASSearch(n_prior=6),
 }
+# The one-shot searchers, each training its supernet for one epoch. ProxylessNAS without its latency
+# term: latencies measured on the clock could make its seeded runs differ.
+ONE_SHOT = {
+    "darts": lambda: DARTSSearch(epochs=1),
+    "pdarts": lambda: PDARTSSearch(epochs=1, keep=(0.5,)),
+    "gdas": lambda: GDASSearch(epochs=1),
+    "enas": lambda: ENASSearch(epochs=1, controller_steps=2, n_candidates=3),
+    "proxyless": lambda: ProxylessSearch(epochs=1, latency_weight=0.0),
+    "ofa": lambda: OFASearch(epochs=1, population=4, n_generations=1, n_children=2),
+}
+FACTORIES.update(ONE_SHOT)
+#: data searchers with suites of their own: network morphism trains every proposal (tests/search/test_oneshot.py)
+OWN_SUITE = {"morphism"}
 BATCHES = (1, 3, 1, 2)
+
+
+def fold(n=120, seed=0):
+    X, y = make_classification(n_samples=n, n_features=6, n_informative=4, random_state=seed)
+    k = int(0.75 * n)
+    return TrialData(X[:k], y[:k], X[k:], y[k:])
+
+
+def setup(searcher, space, seed):
+    """``searcher.setup``; a searcher that trains networks also gets a fold and an evaluator, as the runner does."""
+    searcher.setup(space, seed)
+    if searcher.needs_data:
+        evaluator = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=1,
+                              classes=np.array([0, 1]), preprocessing="none")
+        searcher.set_data([fold()], evaluator)
+    return searcher
 
 
 def run(searcher, space, score_fn, n_trials, seed, fail=lambda k: False, foreign=lambda k: None):
     """Ask/tell loop; returns the candidates asked and their scores. Checks every candidate."""
-    searcher.setup(space, seed)
+    setup(searcher, space, seed)
     asked, scores, k = [], [], 0
     for batch in itertools.cycle(BATCHES):
         if len(asked) >= n_trials:
@@ -146,14 +190,31 @@ def signature(asked):
 
 # -- the suite every optimizer passes ---------------------------------------------
 names = pytest.mark.parametrize("name", sorted(FACTORIES))
-problems = pytest.mark.parametrize("problem", sorted(PROBLEMS))
+
+
+def cases(slow=()):
+    """(name, problem) pairs: every optimizer on both problems, the one-shot ones on the one with a supernet.
+
+    ``slow``: one-shot searchers whose run of this check takes more than a few seconds (-m slow).
+    """
+    return pytest.mark.parametrize("name, problem", [
+        pytest.param(name, problem, id=f"{name}-{problem}", marks=[pytest.mark.slow] if name in slow else [])
+        for name in sorted(FACTORIES) for problem in sorted(PROBLEMS) if name not in ONE_SHOT or problem == "joint"])
+
+
+def space_for(name):
+    """The space a one-name check runs on: the toy space, or the joint one for the one-shot searchers."""
+    return joint_space() if name in ONE_SHOT else ToySpace()
+
+
+def score_for(name):
+    return joint_score if name in ONE_SHOT else toy_score
 
 
 def test_every_registered_optimizer_is_tested():
-    # searchers that train weights themselves (needs_data) have their own suite: tests/search/test_oneshot.py
-    data_free = {name for name in SEARCHERS if not make_searcher(name).needs_data}
-    assert set(FACTORIES) == data_free
-    for name in data_free:
+    assert set(FACTORIES) | OWN_SUITE == set(SEARCHERS)
+    assert {name for name in SEARCHERS if make_searcher(name).needs_data} == set(ONE_SHOT) | OWN_SUITE
+    for name in FACTORIES:
         searcher = make_searcher(name)
         assert isinstance(searcher, Searcher)
         assert type(searcher) is type(FACTORIES[name]())
@@ -170,16 +231,14 @@ def test_sklearn_style_parameters(name):
         assert value is None or isinstance(value, (str, int, float, bool, tuple))
 
 
-@names
-@problems
+@cases()
 def test_asks_valid_genotypes(name, problem):
     make_space, score_fn = PROBLEMS[problem]
     asked, _ = run(FACTORIES[name](), make_space(), score_fn, 24, seed=0)
     assert len(asked) == 24
 
 
-@names
-@problems
+@cases(slow=("enas", "pdarts"))  # three supernets each
 def test_reproducible_under_a_seed(name, problem):
     make_space, score_fn = PROBLEMS[problem]
     first, _ = run(FACTORIES[name](), make_space(), score_fn, 18, seed=3)
@@ -189,8 +248,7 @@ def test_reproducible_under_a_seed(name, problem):
     assert signature(first) != signature(other)
 
 
-@names
-@problems
+@cases(slow=("enas",))
 def test_survives_failed_trials(name, problem):
     make_space, score_fn = PROBLEMS[problem]
     # The first six fail, then one in three: a searcher must keep asking valid candidates.
@@ -201,15 +259,14 @@ def test_survives_failed_trials(name, problem):
     assert len(asked) == 12
 
 
-@names
-@problems
+@cases()
 def test_accepts_foreign_candidates(name, problem):
     make_space, score_fn = PROBLEMS[problem]
     space = make_space()
     rng = np.random.default_rng(123)
     strangers = [Candidate(g) for g in space.portfolio()]
     strangers += [Candidate(space.sample(rng), epochs=int(rng.integers(1, 10))) for _ in range(10)]
-    searcher = FACTORIES[name]().setup(space, 2)
+    searcher = setup(FACTORIES[name](), space, 2)
     # Told before anything was asked, as the runner does with the portfolio.
     for c in strangers[:3]:
         searcher.tell(c, Result(score=objective(score_fn, c)))
@@ -220,26 +277,30 @@ def test_accepts_foreign_candidates(name, problem):
 
 @names
 def test_ask_many_without_results_does_not_stall(name):
-    searcher = FACTORIES[name]().setup(ToySpace(), 0)
+    space = space_for(name)
+    searcher = setup(FACTORIES[name](), space, 0)
     for _ in range(3):
         candidates = searcher.ask(40)
         assert len(candidates) == 40
         for c in candidates:
-            ToySpace().validate(c.genotype)
+            space.validate(c.genotype)
 
 
 @names
 def test_pickled_searcher_continues_identically(name, request):
-    space = ToySpace()
+    space, score_fn = space_for(name), score_for(name)
     searcher = FACTORIES[name]()
-    run(searcher, space, toy_score, 15, seed=5)
-    twin = pickle.loads(pickle.dumps(searcher))
+    run(searcher, space, score_fn, 15, seed=5)
+    text = pickle.dumps(searcher)
+    twin = pickle.loads(text)
+    if searcher.needs_data:  # the data and the evaluator are never pickled (checkpoints, fitted estimators)
+        assert twin._data is None and twin._evaluator is None
     outcomes = []
     for s in (searcher, twin):
         asked = []
         for _ in range(10):
             c = s.ask(1)[0]
-            s.tell(c, Result(score=objective(toy_score, c)))
+            s.tell(c, Result(score=objective(score_fn, c)))
             asked.append(c)
         outcomes.append(signature(asked))
     assert outcomes[0] == outcomes[1]

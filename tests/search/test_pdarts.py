@@ -6,7 +6,7 @@ import torch
 from sklearn.datasets import make_classification
 from sklearn.metrics import get_scorer
 
-from sknas.evaluation.trainer import Evaluator, torch_threads
+from sknas.evaluation.trainer import Evaluator
 from sknas.evaluation.trial import TrialData
 from sknas.search.base import make_searcher
 from sknas.search.oneshot.darts import DARTSSearch, count_skips
@@ -15,12 +15,6 @@ from sknas.space.cell import CellSpace
 from sknas.space.joint import JointSpace
 from sknas.space.mlp import MLPSpace
 from sknas.space.training import TrainingSpace
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):
-        yield
 
 
 def problem(n=240, seed=0):

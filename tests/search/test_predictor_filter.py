@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-from sknas.benchmark.tabulated import TabularBenchmark
 from sknas.search.base import SEARCHERS
 from sknas.search.grid import GridSearch
 from sknas.search.hyperband import Hyperband
@@ -72,11 +71,6 @@ def test_rank_correlation_on_held_out_trials_is_reported_and_positive():
 
 BLACK_BOX = ["random", "grid", "tpe", "evolution", "reinforce", "smbo", "hyperband", "bohb", "pnas", "nao", "ppo",
              "qlearning", "metanas"]
-
-
-@pytest.fixture(scope="module")
-def bench():
-    return TabularBenchmark()
 
 
 def _small(name):

@@ -55,15 +55,6 @@ def small_score(g):
 BEST = Genotype({"n": 2, "w0": "m", "w1": "m", "depth": 9})
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The controllers' tensors are tiny: threads only add overhead (and contention on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def loop(searcher, n_trials, score_fn=small_score):
     asked = []
     for _ in range(n_trials):

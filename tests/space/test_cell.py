@@ -1,65 +1,13 @@
-import math
+"""The cell space's own mechanics (the properties every space has: tests/space/test_properties.py)."""
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from sknas.evaluation.trainer import make_net, torch_threads
-from sknas.nn.ops import OPS
+from sknas.evaluation.trainer import make_net
 from sknas.space.cell import Cell, CellSpace, reduction_cells
-from sknas.space.genotype import Genotype
 from sknas.space.joint import JointSpace
 from sknas.space.training import TrainingSpace
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # intra-op threads spin and crawl on a shared, oversubscribed CPU; one thread is faster here
-    with torch_threads(1):
-        yield
-
-
-SPACES = {
-    "dense": (lambda: JointSpace(CellSpace(), TrainingSpace("classification")), None),
-    "dense-fixed": (lambda: CellSpace(n_nodes=2, n_cells=2, width=8, operations=("linear", "none", "glu"),
-                                      combine=("concat",), final_cells=3), None),
-    "digits": (lambda: CellSpace(input_shape=(1, 8, 8), width=(4, 12)), (1, 8, 8)),
-    "rgb-odd": (lambda: CellSpace(input_shape=(3, 7, 5), n_nodes=2, width=(4, 8), n_cells=(1, 4), final_cells=5,
-                                  operations=tuple(op for op in OPS if op in (
-                                      "none", "skip_connect", "sep_conv_3x3", "dil_conv_5x5", "avg_pool_3x3",
-                                      "conv_1x1"))), (3, 7, 5)),
-}
-
-
-def n_features(shape, n_dense):
-    return n_dense if shape is None else math.prod(shape)
-
-
-@pytest.mark.parametrize("name", sorted(SPACES))
-@settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n_dense=st.integers(1, 12), n_outputs=st.integers(1, 4))
-def test_sampled_mutated_crossed_genotypes_build_and_round_trip(name, seed, n_dense, n_outputs):
-    make, shape = SPACES[name]
-    space = make()
-    n_inputs = n_features(shape, n_dense)
-    rng = np.random.default_rng(seed)
-    a, b = space.sample(rng), space.sample(rng)
-    for g in (a, space.mutate(a, rng), space.crossover(a, b, rng)):
-        assert space.validate(g) == g
-        assert Genotype.from_json(g.to_json()) == g
-        assert space.encode(g).shape == space.encode(a).shape
-        assert space.from_hyperopt(space.to_hyperopt_raw(g)) == g
-        module = space.build(g, n_inputs, n_outputs)
-        out = module(torch.randn(3, n_inputs))  # training mode: batch norm sees a batch
-        assert out.shape == (3, n_outputs)
-        with torch.no_grad():
-            assert module.eval()(torch.randn(2, n_inputs)).shape == (2, n_outputs)
-    arch, arch_g = (space.arch, space.arch_genotype(a)) if isinstance(space, JointSpace) else (space, a)
-    final = arch.build(arch_g, n_inputs, n_outputs, final=True)
-    assert len(final.cells) == (arch.final_cells or arch.network_size(arch_g)[0])
-    assert final(torch.randn(3, n_inputs)).shape == (3, n_outputs)
 
 
 def test_reduction_cells_halve_the_resolution_and_double_the_channels():

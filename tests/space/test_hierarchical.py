@@ -1,58 +1,10 @@
-import math
+"""The hierarchical space's own mechanics (the properties every space has: tests/space/test_properties.py)."""
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from sknas.evaluation.trainer import torch_threads
-from sknas.space.genotype import Genotype
 from sknas.space.hierarchical import EdgeDAG, HierarchicalSpace, reduction_points
-from sknas.space.joint import JointSpace
-from sknas.space.training import TrainingSpace
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # intra-op threads spin and crawl on a shared, oversubscribed CPU; one thread is faster here
-    with torch_threads(1):
-        yield
-
-
-SPACES = {
-    "dense": (lambda: JointSpace(HierarchicalSpace(), TrainingSpace("regression")), None),
-    "dense-deep": (lambda: HierarchicalSpace(n_motifs=2, motif_nodes=4, cell_nodes=3, width=8, n_cells=(1, 3),
-                                             primitives=("linear", "glu", "none", "gelu"), final_cells=2), None),
-    "digits": (lambda: HierarchicalSpace(input_shape=(1, 8, 8), width=(4, 12)), (1, 8, 8)),
-    "rgb-odd": (lambda: HierarchicalSpace(input_shape=(3, 7, 5), n_motifs=2, width=(4, 8), n_cells=(1, 5),
-                                          final_cells=4), (3, 7, 5)),
-}
-
-
-@pytest.mark.parametrize("name", sorted(SPACES))
-@settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n_dense=st.integers(1, 12), n_outputs=st.integers(1, 4))
-def test_sampled_mutated_crossed_genotypes_build_and_round_trip(name, seed, n_dense, n_outputs):
-    make, shape = SPACES[name]
-    space = make()
-    n_inputs = n_dense if shape is None else math.prod(shape)
-    rng = np.random.default_rng(seed)
-    a, b = space.sample(rng), space.sample(rng)
-    for g in (a, space.mutate(a, rng), space.crossover(a, b, rng)):
-        assert space.validate(g) == g
-        assert Genotype.from_json(g.to_json()) == g
-        assert space.encode(g).shape == space.encode(a).shape
-        assert space.from_hyperopt(space.to_hyperopt_raw(g)) == g
-        module = space.build(g, n_inputs, n_outputs)
-        assert module(torch.randn(3, n_inputs)).shape == (3, n_outputs)
-        with torch.no_grad():
-            assert module.eval()(torch.randn(2, n_inputs)).shape == (2, n_outputs)
-    arch, arch_g = (space.arch, space.arch_genotype(a)) if isinstance(space, JointSpace) else (space, a)
-    final = arch.build(arch_g, n_inputs, n_outputs, final=True)
-    n_cells = arch.final_cells or arch.network_size(arch_g)[0]
-    assert sum(isinstance(m, EdgeDAG) for m in final.cells) == n_cells
-    assert final(torch.randn(3, n_inputs)).shape == (3, n_outputs)
 
 
 def test_three_levels_of_parameters_and_chain_edges_always_present():

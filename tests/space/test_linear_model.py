@@ -7,15 +7,9 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
 
 from sknas.estimators import AutoNASClassifier, AutoNASRegressor
-from sknas.evaluation.trainer import Evaluator, torch_threads
+from sknas.evaluation.trainer import Evaluator
 from sknas.evaluation.trial import TrialData
 from sknas.search.base import Candidate
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):
-        yield
 
 
 def linear_entry(estimator):

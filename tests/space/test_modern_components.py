@@ -9,8 +9,6 @@ from sknas.space.joint import JointSpace
 from sknas.space.mlp import MLPSpace, ResNetSpace
 from sknas.space.training import TrainingSpace
 
-torch.set_num_threads(1)
-
 
 def test_new_keys_are_conditional():
     space = MLPSpace(max_blocks=2)

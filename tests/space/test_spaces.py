@@ -1,39 +1,14 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SPACES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sknas.space.genotype import Genotype
 from sknas.space.joint import JointSpace
 from sknas.space.mlp import MLPSpace, ResNetSpace
-from sknas.space.pipeline import PipelineSpace
 from sknas.space.training import TrainingSpace
-
-SPACES = {
-    "mlp": lambda: JointSpace(MLPSpace(), TrainingSpace("classification"), PipelineSpace()),
-    "mlp-small": lambda: JointSpace(MLPSpace(max_blocks=2, max_width=64), TrainingSpace("regression")),
-    "resnet": lambda: JointSpace(ResNetSpace(max_blocks=3), TrainingSpace("classification"), PipelineSpace()),
-}
-
-
-@pytest.mark.parametrize("name", sorted(SPACES))
-@settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n_inputs=st.integers(1, 12), n_outputs=st.integers(1, 4))
-def test_sampled_mutated_crossed_genotypes_build_and_round_trip(name, seed, n_inputs, n_outputs):
-    space = SPACES[name]()
-    rng = np.random.default_rng(seed)
-    a, b = space.sample(rng), space.sample(rng)
-    for g in (a, space.mutate(a, rng), space.crossover(a, b, rng)):
-        assert space.validate(g) == g
-        assert Genotype.from_json(g.to_json()) == g
-        assert space.encode(g).shape == space.encode(a).shape
-        assert space.from_hyperopt(space.to_hyperopt_raw(g)) == g
-        module = space.build(g, n_inputs, n_outputs).eval()
-        with torch.no_grad():
-            out = module(torch.randn(5, n_inputs))
-        assert out.shape == (5, n_outputs)
-
 
 BLOCK_KEYS = ("width_", "act_", "norm_", "dropout_", "skip_")
 
@@ -42,7 +17,7 @@ BLOCK_KEYS = ("width_", "act_", "norm_", "dropout_", "skip_")
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_inputs=st.integers(1, 12), n_outputs=st.integers(1, 4))
 def test_linear_and_wide_genotypes_round_trip_and_stay_valid(name, seed, n_inputs, n_outputs):
-    space = SPACES[name]()
+    space = SPACES[name].make()
     rng = np.random.default_rng(seed)
     a = space.sample(rng)
     linear = space._complete(dict(a, n_blocks=0), rng)
@@ -112,7 +87,7 @@ def test_skip_connections_make_a_dag():
 
 
 def test_portfolio_is_valid_and_decisions_cover_every_parameter():
-    space = SPACES["mlp"]()
+    space = SPACES["mlp"].make()
     portfolio = space.portfolio()
     assert portfolio and all(space.validate(g) == g for g in portfolio)
     names = [d.name for d in space.decisions()]
