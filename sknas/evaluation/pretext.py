@@ -54,7 +54,7 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
-from ..nn.ensemble import EnsembleHead
+from ..nn.tabm import EnsembleHead
 from ..prep.chunked import transform_bounded
 
 __all__ = ["MaskedFeaturePretext", "PretextPretraining", "find_head", "pretext_loss", "pretrain"]

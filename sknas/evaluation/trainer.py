@@ -406,7 +406,7 @@ def make_net(space, genotype, task, n_inputs, n_outputs, *, classes=None, max_ep
     """
     from ..prep.augment import AugmentedIterator, make_augmentation
     from ..prep.imbalance import BalancedClassWeight
-    from ..nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
+    from ..nn.tabm import EnsembleCrossEntropyLoss, EnsembleMSELoss
     from ..nn.losses import GCE_Q, EnsembleHuberLoss, GeneralizedCrossEntropyLoss
 
     training = _training_genotype(space, genotype)

@@ -1,7 +1,7 @@
 """Training losses robust to noisy targets: generalized cross-entropy and the Huber loss.
 
 Both accept a TabM network's ``(n, k, d)`` member outputs as
-:class:`sknas.nn.ensemble.EnsembleCrossEntropyLoss` does (each member gets
+:class:`sknas.nn.tabm.EnsembleCrossEntropyLoss` does (each member gets
 its own loss, the mean is returned), so that every architecture of the
 spaces trains with them.
 
@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .ensemble import _members_first
+from .tabm import _members_first
 
 __all__ = ["EnsembleHuberLoss", "GeneralizedCrossEntropyLoss", "GCE_Q"]
 

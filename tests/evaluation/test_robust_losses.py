@@ -7,7 +7,7 @@ from sklearn.metrics import get_scorer
 
 from sknas.evaluation.trainer import Evaluator, make_net
 from sknas.evaluation.trial import TrialData
-from sknas.nn.ensemble import EnsembleCrossEntropyLoss, EnsembleMSELoss
+from sknas.nn.tabm import EnsembleCrossEntropyLoss, EnsembleMSELoss
 from sknas.nn.losses import EnsembleHuberLoss, GeneralizedCrossEntropyLoss
 from sknas.search.base import Candidate
 from sknas.space.joint import JointSpace

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sknas.nn.ensemble import EnsembleCrossEntropyLoss
+from sknas.nn.tabm import EnsembleCrossEntropyLoss
 from sknas.nn.losses import EnsembleHuberLoss, GeneralizedCrossEntropyLoss
 
 
