@@ -724,10 +724,19 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         advances as results arrive, also with ``n_jobs > 1``; then a
         closing summary line. 2: also one line per trial.
     warm_start : bool, default=False
-        True: a new ``fit`` continues the previous fit's search (its searcher
-        state, trials and best model; ``max_trials`` counts all of them)
-        instead of starting over, on the new data and with the new budget.
-        Earlier trials keep the scores measured in their own fit.
+        True: a new ``fit`` builds on the previous fit's search. On the same
+        rows (in any order) and search settings it continues that search
+        (its searcher state, trials and best model; ``max_trials`` counts all
+        of them) with the new budget. On new data (or other settings) the
+        earlier search is a prior: the genotypes of its 5 best trials
+        (``WARM_START_PRIORS``), best first by their old score, are trained
+        and scored again on the new data before a fresh searcher, told those
+        new scores, proposes its own; the old scores and models are dropped
+        (``search_results_`` holds the new fit's trials only, the re-evaluated
+        ones with ``source="warm_start"``, and ``max_trials`` counts them).
+        See "Data that keeps coming" in the user guide, and
+        :meth:`partial_fit` to train the fitted networks on new rows
+        without any search.
     checkpoint : str or path or None, default=None
         After every trial the search state and results are written there
         atomically (write, then rename); a later fit given the same path and
@@ -784,6 +793,12 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         of it).
     fit_time_ : float
         Seconds the whole ``fit`` took.
+    partial_fits_ : list of dict
+        One entry per :meth:`partial_fit` call since the last ``fit``:
+        ``n_samples``, ``epochs`` (asked), ``epochs_trained`` (the fewest
+        any network trained: fewer when ``time_limit_reached``),
+        ``n_networks``, ``statistics_updated`` (scalers updated) and
+        ``fit_time``.
     time_spent_ : dict
         How ``fit_time_`` divided between ``"search"`` (the trials),
         ``"full_fidelity"`` (retraining a low-fidelity winner on all its
