@@ -195,6 +195,7 @@ def test_bag_and_ensemble_members_are_all_trained(iris):
 
 
 # -- warm start on new data ------------------------------------------------------------
+@pytest.mark.slow  # three searches
 def test_warm_start_on_new_data_evaluates_the_earlier_best_genotypes_first():
     settings = dict(time_budget=None, max_epochs=3, random_state=0, search="random", ensemble_size=1,
                     validation_fraction=0.5, warm_start=True)
