@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import numbers
 import os
 import time
@@ -18,12 +19,12 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
-from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor
+from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor, leaves
 from .evaluation.pretext import MaskedFeaturePretext
 from .evaluation.trainer import Evaluator
 from .evaluation.trial import TrialData
 from .prep.cleaning import UnparsedValueWarning
-from .prep.tabular import infer_column_kinds, numeric_block, to_frame
+from .prep.tabular import TabularPreprocessor, infer_column_kinds, numeric_block, to_frame
 from .runner import Runner
 from .search.base import Searcher, make_searcher
 from .space.base import SearchSpace
@@ -48,6 +49,8 @@ CV_MAX_SAMPLES = 1000  # below this many rows candidates are scored by k-fold cr
 ENSEMBLE_STEPS = 25  # ensemble_size="auto": greedy steps of Caruana selection (the best prefix is kept)
 AUTO_LIBRARY_SIZE = 10  # ensemble_size="auto": the best complete trials kept as candidate members
 MIN_TRAIN_ROWS = 2  # the preprocessing's cleaner tells what varies from at least two rows
+PARTIAL_FIT_MAX_EPOCHS = 20  # partial_fit's default epochs: the best trial's best epoch, at most this
+WARM_START_PRIORS = 5  # warm_start on new data: the earlier best genotypes re-evaluated first
 
 
 class BaseAutoNAS(BaseEstimator):
@@ -325,13 +328,15 @@ class BaseAutoNAS(BaseEstimator):
             return "auto"  # searched, within the allowed steps
         return self.preprocessing
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, classes=None):
         start = time.time()
         self._check_params()
         X = self._check_X(X, reset=True)
         y = self._check_y(y, X.shape[0])
         X, y, X_unlabeled = self._separate_unlabeled(X, y)
         y = self._prepare_y(y)
+        if classes is not None:  # a first partial_fit declared classes that may come later
+            self.classes_ = classes
 
         rng = check_random_state(self.random_state)
         split_seed, searcher_seed, runner_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
@@ -359,16 +364,18 @@ class BaseAutoNAS(BaseEstimator):
         data_fraction = self._plan_data_fraction(n_train)
         fingerprint = (self._fingerprint(X if X_unlabeled is None else (X, X_unlabeled), y)
                        if self.checkpoint is not None else None)
+        warm_key = self._warm_start_key(X, y) if self.warm_start else None
+        priors = self._warm_start_priors(space, warm_key)
         runner = Runner(
             self.searcher_, evaluator, time_budget=self.time_budget, max_trials=self.max_trials,
-            n_jobs=self.n_jobs, start=start, portfolio=space.portfolio(), seed=runner_seed,
+            n_jobs=self.n_jobs, start=start, portfolio=priors or space.portfolio(), seed=runner_seed,
             verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
             reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
             data_fraction=data_fraction, library_size=self._library_size(),
             on_trial=None if fingerprint is None else (
                 lambda r: _write_checkpoint(self.checkpoint, fingerprint, r, self._own_classes())),
         )
-        state = self._previous_state(fingerprint)
+        state = self._previous_state(fingerprint, warm_key)
         if state is not None:
             runner.restore(state)
             self.searcher_ = runner.searcher
@@ -380,7 +387,12 @@ class BaseAutoNAS(BaseEstimator):
                                  f"search: {exc}") from None
         results = runner.run(data)
         t_search = time.time()
-        self._search_state = runner.state() if self.warm_start else None
+        if priors and state is None:  # the portfolio was the earlier fit's best genotypes
+            for row in results.rows:
+                if row["source"] == "portfolio":
+                    row["source"] = "warm_start"
+        self._search_state = {"key": warm_key, "runner": runner.state()} if self.warm_start else None
+        self.partial_fits_ = []
         self.data_fraction_ = data_fraction
         if runner.best_result is None:
             self.search_results_ = results.to_dict()
@@ -458,14 +470,61 @@ class BaseAutoNAS(BaseEstimator):
         values = (self.space, self.search, self.preprocessing)
         return tuple(type(v) for v in values if not isinstance(v, (str, list, tuple)))
 
-    def _previous_state(self, fingerprint):
-        """The search to continue: a checkpoint file, else (warm_start) the last fit's."""
+    def _previous_state(self, fingerprint, warm_key=None):
+        """The search to continue: a checkpoint file, else (warm_start) the last fit's on the same data.
+
+        A warm start on other data (or other search settings) does not
+        continue the earlier search: :meth:`_warm_start_priors` seeds a new
+        one with its best genotypes instead.
+        """
         if self.checkpoint is not None and os.path.exists(self.checkpoint):
             return _read_checkpoint(self.checkpoint, fingerprint, owner=type(self).__name__,
                                     trusted=self._own_classes())["runner"]
-        if self.warm_start:
-            return getattr(self, "_search_state", None)
+        previous = getattr(self, "_search_state", None) if self.warm_start else None
+        if previous is not None and previous["key"] == warm_key:
+            return previous["runner"]
         return None
+
+    def _warm_start_key(self, X, y):
+        """What a warm start must match to continue the earlier search: the rows (in any order) and the
+        search settings (those a checkpoint ignores are ignored here too)."""
+        import joblib
+
+        ignored = {"checkpoint", "verbose", "n_jobs", "time_budget", "max_trials", "warm_start"}
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
+        return joblib.hash((type(self).__name__, repr(sorted(params.items())), _rows_digest(X, y)))
+
+    def _warm_start_priors(self, space, warm_key):
+        """The earlier fit's best genotypes, to evaluate first when a warm start meets new data.
+
+        With ``warm_start=True`` and data (or settings) other than the last
+        fit's, the earlier search is a prior, not a state to continue: the
+        genotypes of its ``WARM_START_PRIORS`` best successful trials, best
+        first (by their old score; ties keep the earlier trial), still valid
+        in the new ``space``, replace the space's portfolio. They are trained
+        and scored again on the new data, and a fresh searcher learns from
+        those new scores before it proposes its own candidates; the old
+        scores are kept by nobody. Empty when the search simply continues
+        (same data and settings), and without an earlier warm-start fit.
+        """
+        previous = getattr(self, "_search_state", None) if self.warm_start else None
+        if previous is None or previous["key"] == warm_key or (
+                self.checkpoint is not None and os.path.exists(self.checkpoint)):
+            return []
+        rows = [row for row in previous["runner"]["rows"] if row["status"] == "ok" and row["score"] is not None]
+        rows.sort(key=lambda row: (-row["score"], row["trial"]))
+        priors, seen = [], set()
+        for row in rows:
+            try:
+                genotype = space.validate(row["genotype"])
+            except (ValueError, KeyError, TypeError):  # a decision the new space does not have
+                continue
+            if genotype not in seen:
+                seen.add(genotype)
+                priors.append(genotype)
+            if len(priors) == WARM_START_PRIORS:
+                break
+        return priors
 
     def _plan_data_fraction(self, n_train):
         """Low fidelity for data too large for the budget: each trial sees at most
@@ -504,6 +563,71 @@ class BaseAutoNAS(BaseEstimator):
                 and all(res[k][i] is not None for k in keys)]
         points = [[-res["score"][i]] + [res[k][i] for k in keys] for i in rows]
         return [rows[j] for j in pareto_front(points)] if rows else []
+
+    # -- data that keeps coming ------------------------------------------------------------
+    def _partial_fit(self, X, y, classes=None, epochs=None, time_limit=None, update_preprocessing=True):
+        """Shared body of the two ``partial_fit`` methods (see :meth:`AutoNASClassifier.partial_fit`)."""
+        self._check_params()
+        name = type(self).__name__
+        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral)
+                                   or epochs < 1):
+            raise ValueError(f"{name}.partial_fit: epochs must be a positive int or None. Got {epochs!r} instead.")
+        if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real)
+                                       or not time_limit > 0):
+            raise ValueError(f"{name}.partial_fit: time_limit must be a positive number of seconds or None. "
+                             f"Got {time_limit!r} instead.")
+        if not hasattr(self, "best_estimator_"):
+            return self._first_partial_fit(X, y, classes)
+        start = time.time()
+        X = self._check_X(X, reset=False)
+        y = self._check_y(y, X.shape[0])
+        y = self._check_partial_y(y, classes)
+        if len(y) < 2:
+            raise ValueError(f"{name}.partial_fit needs at least 2 rows (a batch of one row cannot train a network "
+                             f"with batch normalization); got n_samples = {len(y)}.")
+        if epochs is None:
+            best_epoch = self.search_results_["best_epoch"][self.best_index_]
+            epochs = int(min(PARTIAL_FIT_MAX_EPOCHS, max(1, best_epoch or 1)))
+        limit = self.time_budget if time_limit is None else time_limit
+        deadline = None if limit is None else start + float(limit)
+        # train copies: a failure (a non-finite loss, say) leaves the estimator as it was; one deepcopy of
+        # both keeps what they share (best_estimator_ is a member of the bag or the ensemble)
+        best, ensemble = copy.deepcopy((self.best_estimator_, getattr(self, "ensemble_", None)))
+        models = _unique([best] + (leaves(ensemble) if ensemble is not None else []))
+        updated = []
+        if update_preprocessing:
+            for prep in _unique([model.named_steps["preprocessing"] for model in models]):
+                updated += _update_statistics(prep, X)
+        seed = self._partial_fit_seed()
+        trained, reached = [], False
+        with _warnings_once_per_call(), torch_rng(seed):
+            for i, model in enumerate(models):
+                # the time left is shared out equally among the networks not trained yet
+                member_deadline = None if deadline is None else time.time() + (deadline - time.time()) / (len(models) - i)
+                n, cut = _continue_training(model, X, y, epochs, member_deadline, self._task)
+                trained.append(n)
+                reached = reached or cut
+        self.best_estimator_ = best
+        if ensemble is not None:
+            self.ensemble_ = ensemble
+        self.partial_fits_ = list(getattr(self, "partial_fits_", [])) + [{
+            "n_samples": int(len(y)), "epochs": int(epochs), "n_networks": len(models),
+            "epochs_trained": int(min(trained)), "time_limit_reached": bool(reached),
+            "statistics_updated": len(updated), "fit_time": float(time.time() - start),
+        }]
+        return self
+
+    def _first_partial_fit(self, X, y, classes):
+        """``partial_fit`` on an unfitted estimator: a whole ``fit`` (search included) on these rows."""
+        return self._fit(X, y)
+
+    def _check_partial_y(self, y, classes):
+        return self._prepare_y(y)
+
+    def _partial_fit_seed(self):
+        """A seed for this call's batch order and dropout: from ``random_state`` and the number of calls."""
+        base = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        return (base + 7919 * (len(getattr(self, "partial_fits_", [])) + 1)) % (2**31 - 1)
 
     # -- prediction ------------------------------------------------------------------
     def _check_predict_X(self, X):
@@ -628,10 +752,19 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         advances as results arrive, also with ``n_jobs > 1``; then a
         closing summary line. 2: also one line per trial.
     warm_start : bool, default=False
-        True: a new ``fit`` continues the previous fit's search (its searcher
-        state, trials and best model; ``max_trials`` counts all of them)
-        instead of starting over, on the new data and with the new budget.
-        Earlier trials keep the scores measured in their own fit.
+        True: a new ``fit`` builds on the previous fit's search. On the same
+        rows (in any order) and search settings it continues that search
+        (its searcher state, trials and best model; ``max_trials`` counts all
+        of them) with the new budget. On new data (or other settings) the
+        earlier search is a prior: the genotypes of its 5 best trials
+        (``WARM_START_PRIORS``), best first by their old score, are trained
+        and scored again on the new data before a fresh searcher, told those
+        new scores, proposes its own; the old scores and models are dropped
+        (``search_results_`` holds the new fit's trials only, the re-evaluated
+        ones with ``source="warm_start"``, and ``max_trials`` counts them).
+        See "Data that keeps coming" in the user guide, and
+        :meth:`partial_fit` to train the fitted networks on new rows
+        without any search.
     checkpoint : str or path or None, default=None
         After every trial the search state and results are written there
         atomically (write, then rename); a later fit given the same path and
@@ -700,6 +833,12 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         of it).
     fit_time_ : float
         Seconds the whole ``fit`` took.
+    partial_fits_ : list of dict
+        One entry per :meth:`partial_fit` call since the last ``fit``:
+        ``n_samples``, ``epochs`` (asked), ``epochs_trained`` (the fewest
+        any network trained: fewer when ``time_limit_reached``),
+        ``n_networks``, ``statistics_updated`` (scalers updated) and
+        ``fit_time``.
     time_spent_ : dict
         How ``fit_time_`` divided between ``"search"`` (the trials),
         ``"full_fidelity"`` (retraining a low-fidelity winner on all its
@@ -771,6 +910,116 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
         """Search, then keep the best pipeline. Returns self."""
         return self._fit(X, y)
 
+    def partial_fit(self, X, y, classes=None, *, epochs=None, time_limit=None, update_preprocessing=True):
+        """Continue training the fitted network(s) on new rows, without a new search.
+
+        Every network that predicts is trained further on ``X, y``: the
+        single pipeline (``ensemble_size=1``), each fold model of a bag, and
+        each member of an ensemble (each bag member of an ensemble of bags);
+        ``best_estimator_`` too. Each continues from its current weights and
+        optimizer state with skorch's ``partial_fit``, for ``epochs`` epochs
+        over the new rows, its learning rate annealed from the genotype's
+        ``lr`` to 0 by a cosine schedule over those epochs (the trained
+        schedule, a snapshot-ensemble cycle or early stopping, which would
+        need validation rows, are not used). There is no validation: a fixed
+        number of epochs, bounded by ``time_limit``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            New rows, with the columns (and names) ``fit`` saw; at least 2.
+        y : array-like of shape (n_samples,)
+            Their labels, all of them in ``classes_``.
+        classes : array-like or None, default=None
+            Every label ``y`` may ever hold. Required on the first call, when
+            the estimator is not fitted: that call runs a whole :meth:`fit`
+            (search included) on ``X, y``, and the networks get one output per
+            declared class (a class absent from these rows can come in later
+            calls). On later calls it may be omitted; if given, it must equal
+            ``classes_``.
+        epochs : int or None, default=None
+            Epochs over the new rows. None: the best trial's early-stopped
+            epoch count, at most ``PARTIAL_FIT_MAX_EPOCHS`` (20).
+        time_limit : float or None, default=None
+            Seconds for the whole call, shared equally among the networks
+            still to train; a network stops at its share (after the batch
+            that passed it). None: the estimator's ``time_budget`` (no limit
+            when that is None).
+        update_preprocessing : bool, default=True
+            Update the preprocessing statistics that can be updated in
+            place: the mean and variance of a ``"standard"`` numeric scaler
+            (sklearn's ``StandardScaler.partial_fit``: running statistics over
+            every row seen). The rest is kept as fitted: the cleaner's column
+            decisions, imputation medians, clipping bounds, quantile, robust
+            and power scalers, encoders' levels (an unseen level goes to the
+            one-hot "infrequent" column, or all zeros without one; to -1
+            with the ordinal encoder; to the target mean with the target
+            encoder), feature selection, construction and extraction, and
+            the fixed pixel scaler of images.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            On the first call without ``classes`` or with ``classes`` missing
+            a label of ``y``; later, for a label outside ``classes_`` (the
+            networks' output layer has one unit per class: fit again to add
+            one), ``classes`` other than ``classes_``, or ``X`` with other
+            features than ``fit`` saw. When training fails (a non-finite
+            loss) the estimator is left as it was.
+
+        Notes
+        -----
+        A regression net keeps the target mean and scale it was fitted with
+        (the new rows are standardized with them). The genotype's
+        oversampling is not applied to the new rows; its class weights
+        (``class_weight="balanced"``) are, computed on the new rows. Every
+        call is recorded in ``partial_fits_``. ``n_samples_fit_``,
+        ``search_results_`` and ``best_score_`` describe the search and do
+        not change.
+        """
+        return self._partial_fit(X, y, classes, epochs=epochs, time_limit=time_limit,
+                                 update_preprocessing=update_preprocessing)
+
+    def _first_partial_fit(self, X, y, classes):
+        name = type(self).__name__
+        if classes is None:
+            raise ValueError(f"{name}.partial_fit: classes must be passed on the first call to partial_fit "
+                             "(all labels y may ever hold), as in scikit-learn.")
+        declared = np.unique(np.asarray(classes))
+        if len(declared) < 2:
+            raise ValueError(f"{name}.partial_fit needs at least 2 classes; got classes={classes!r}.")
+        y_arr = self._check_y(y, len(y) if hasattr(y, "__len__") else 0)
+        missing = _labels_outside(y_arr, declared)
+        if missing:
+            raise ValueError(f"{name}.partial_fit: y holds label(s) {missing} not in classes={declared!r}.")
+        return self._fit(X, y, classes=declared)
+
+    def _check_partial_y(self, y, classes):
+        name = type(self).__name__
+        type_of_target(y, input_name="y", raise_unknown=True)
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError(f"{name}: y contains NaN or infinity.")
+        if y.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
+            raise ValueError(f"{name}: y contains missing values (None or NaN).")
+        check_classification_targets(y)
+        if classes is not None:
+            declared = np.unique(np.asarray(classes))
+            if len(declared) != len(self.classes_) or _labels_outside(declared, self.classes_):
+                raise ValueError(f"{name}.partial_fit: classes={declared!r} is not the same as the classes_ "
+                                 f"the estimator was fitted with, {self.classes_!r}.")
+        unseen = _labels_outside(y, self.classes_)
+        if unseen:
+            raise ValueError(
+                f"{name}.partial_fit: y holds class(es) {unseen} never seen in fit (classes_ = {self.classes_!r}); "
+                "the networks have one output per class of classes_, so partial_fit cannot add one. Fit again "
+                "on data that holds it, or declare every class with classes= on the first partial_fit call."
+            )
+        return y
+
 
 class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
     """Neural architecture search for regression behind a scikit-learn estimator.
@@ -811,6 +1060,19 @@ class AutoNASRegressor(RegressorMixin, BaseAutoNAS):
         """Search, then keep the best pipeline. Returns self."""
         return self._fit(X, y)
 
+    def partial_fit(self, X, y, *, epochs=None, time_limit=None, update_preprocessing=True):
+        """Continue training the fitted network(s) on new rows, without a new search.
+
+        As :meth:`AutoNASClassifier.partial_fit` (see its parameters), for a
+        numeric target. On an unfitted estimator the first call runs a whole
+        :meth:`fit` on ``X, y``. Each network keeps the target mean and scale
+        it was fitted with: the new targets are standardized with them, so
+        that its outputs keep their meaning (a drifting target level is
+        learned by the network, not by refitting the scaling).
+        """
+        return self._partial_fit(X, y, None, epochs=epochs, time_limit=time_limit,
+                                 update_preprocessing=update_preprocessing)
+
 
 @contextlib.contextmanager
 def _warnings_once_per_call():
@@ -836,6 +1098,121 @@ def _unlabeled_mask(y, unlabeled):
     if y.dtype.kind in "biuf" or isinstance(unlabeled, numbers.Real) and y.dtype.kind in "US":
         return np.zeros(len(y), dtype=bool)  # a string marker among numbers (or the reverse) matches no row
     return np.array([bool(v == unlabeled) for v in y.tolist()], dtype=bool)
+
+
+def _labels_outside(y, classes):
+    """The distinct labels of ``y`` that are not in ``classes``, as a list."""
+    y = np.asarray(y)
+    outside = y[~np.isin(y, np.asarray(classes))]
+    return list(dict.fromkeys(outside.tolist()))
+
+
+def _unique(objects):
+    """``objects`` without repeats (by identity), in order: members of a bag or an ensemble may share one."""
+    seen, out = set(), []
+    for obj in objects:
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            out.append(obj)
+    return out
+
+
+@contextlib.contextmanager
+def torch_rng(seed):
+    """torch's CPU random stream seeded with ``seed`` inside, restored after (the user's stream is untouched)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _update_statistics(prep, X):
+    """Update in place the statistics of ``prep`` that can be updated from new raw rows ``X``.
+
+    What can: the ``StandardScaler`` of the numeric columns of a
+    :class:`~sknas.prep.tabular.TabularPreprocessor` (the ``encode`` step of
+    a searched pipeline, or the whole preprocessing with
+    ``preprocessing="none"``), through its ``partial_fit`` on the new rows
+    as they reach it (cleaned, imputed and clipped by the fitted steps
+    before it). Returns the scalers updated.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if isinstance(prep, TabularPreprocessor):
+        encoder, rows = prep, X
+    elif isinstance(prep, Pipeline) and isinstance(prep.named_steps.get("encode"), TabularPreprocessor):
+        position = list(prep.named_steps).index("encode")
+        encoder = prep.steps[position][1]
+        rows = prep[:position].transform(X) if position else X
+    else:
+        return []
+    numeric = encoder.column_transformer_.named_transformers_.get("numeric")
+    if numeric is None or not isinstance(numeric, Pipeline):
+        return []
+    scaler = numeric.steps[-1][1]
+    if type(scaler) is not StandardScaler:
+        return []
+    n_num = len(encoder.numeric_columns_)
+    values = encoder._blocks(to_frame(rows))[:, :n_num].astype(np.float64)  # the block fit gave the scaler's pipeline
+    scaler.partial_fit(numeric[:-1].transform(values))
+    return [scaler]
+
+
+def _continue_training(model, X, y, epochs, deadline, task):
+    """Train the net of one fitted pipeline ``epochs`` more epochs on raw rows ``X, y`` (skorch's ``partial_fit``).
+
+    The net's own callbacks are swapped for this call's: the loss guard and
+    balanced class weights are kept; early stopping, learning-curve pruning
+    and the plain validation loss (no validation rows here), the trained
+    learning-rate schedule and a snapshot collector are left out; a
+    :class:`~sknas.evaluation.trainer.Deadline` at ``deadline`` and a cosine
+    annealing of the learning rate from the genotype's ``lr`` to 0 over
+    ``epochs`` come in. The net's callbacks are restored after. Returns
+    ``(epochs trained, deadline reached)``.
+    """
+    import torch
+    from skorch.callbacks import LRScheduler
+
+    from .evaluation.trainer import Deadline
+
+    net = model.named_steps["net"]
+    Xt = model.named_steps["preprocessing"].transform(X)
+    target = y if task == "classification" else np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    original = list(net.callbacks)
+    kept = [(name, cb) for name, cb in original if name in ("finite_loss", "class_weight")]
+    deadline_cb = Deadline(deadline)
+    schedule = LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=int(epochs), last_epoch=-1)
+    if not net.initialized_:
+        net.initialize()
+    # set directly: skorch's set_params(callbacks=...) initializes the callbacks before replacing the list
+    net.callbacks = kept + [("deadline", deadline_cb), ("lr_schedule", schedule)]
+    net.initialize_callbacks()
+    try:
+        for group in net.optimizer_.param_groups:  # the schedule starts from the genotype's learning rate
+            group["lr"] = group["initial_lr"] = net.lr
+        before = len(net.history)
+        net.partial_fit(Xt, target, epochs=int(epochs))
+        return len(net.history) - before, bool(getattr(deadline_cb, "reached_", False))
+    finally:
+        net.callbacks = original
+        net.initialize_callbacks()
+
+
+def _rows_digest(X, y):
+    """A digest of the rows of ``X, y`` that does not depend on their order (warm start's "same data")."""
+    import joblib
+
+    frame = to_frame(X)
+    try:
+        rows = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+        target = pd.util.hash_pandas_object(pd.Series(np.asarray(y)), index=False).to_numpy(dtype=np.uint64)
+    except TypeError:  # values pandas cannot hash: the order then counts
+        return joblib.hash((X, y))
+    with np.errstate(over="ignore"):
+        combined = np.sort(rows * np.uint64(0x9E3779B97F4A7C15) ^ target)
+    return joblib.hash(([str(c) for c in frame.columns], [str(t) for t in frame.dtypes], combined))
 
 
 def _cost(row, key):
