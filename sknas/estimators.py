@@ -371,8 +371,14 @@ class BaseAutoNAS(BaseEstimator):
         t_refit = time.time()
         final, members, weights = best, [runner.best_index], [1]
         if self._ensembling():
-            built = runner.build_ensemble(ENSEMBLE_STEPS if self.ensemble_size == "auto" else self.ensemble_size,
-                                          y_valid, scorer, getattr(self, "classes_", None), X, y, best_model=best)
+            try:
+                built = runner.build_ensemble(ENSEMBLE_STEPS if self.ensemble_size == "auto" else self.ensemble_size,
+                                              y_valid, scorer, getattr(self, "classes_", None), X, y,
+                                              best_model=best)
+            except KeyboardInterrupt:  # the search is done and its best model is final: keep it
+                warnings.warn("Ctrl-C during the ensemble selection; keeping the best trial's model, without an "
+                              "ensemble.", RuntimeWarning, stacklevel=3)
+                built = None
             if built is not None:
                 final, members, weights = built
         # a bag (the fold models of a cross-validated trial) or an ensemble predicts; best_estimator_ stays

@@ -125,6 +125,53 @@ def _prepare_process(runner_pid):
             pass
 
 
+def _warm_worker(runner_pid):
+    """A job that only readies a worker process (imports, ``torch._dynamo``); returns its pid."""
+    _prepare_process(runner_pid)
+    return os.getpid()
+
+
+class _WorkerWarmup:
+    """Start a loky worker pool in the background and ready its processes.
+
+    A cold loky worker starts its first trial seconds after dispatch
+    (spawning Python, importing torch and sknas, the first optimizer's
+    ``torch._dynamo``): 7.6 s at load 1.3 and about 16 s at load 5 on a
+    2-core machine (``benchmarks/results/parallel.md``). At a 10-20 s budget
+    that left no time for the first parallel trials. While this warm-up
+    runs, the runner trains trials in its own process; once every worker is
+    ready, trials go to the pool. Workers already warm (loky keeps them
+    between fits of a session) answer within milliseconds, and the search
+    is parallel from its start. Other joblib backends (Dask, Ray) bring
+    their own running workers and are not warmed.
+    """
+
+    GRACE = 0.3  # seconds the runner waits for a pool that may already be warm
+
+    def __init__(self, n_workers):
+        self.error = None
+        self._thread = threading.Thread(target=self._warm, args=(n_workers, os.getpid()),
+                                        name="sknas-worker-warmup", daemon=True)
+        self._thread.start()
+        self._thread.join(self.GRACE)
+
+    @staticmethod
+    def applies():
+        from joblib.parallel import get_active_backend
+
+        return type(get_active_backend()[0]).__name__ == "LokyBackend"
+
+    def _warm(self, n_workers, runner_pid):
+        try:
+            Parallel(n_jobs=n_workers, batch_size=1)(delayed(_warm_worker)(runner_pid) for _ in range(n_workers))
+        except BaseException as exc:  # noqa: BLE001 - the parallel phase meets the same failure and reports it
+            self.error = exc
+
+    def ready(self):
+        """Whether the pool is warm (or the warm-up ended in an error the parallel phase will meet)."""
+        return not self._thread.is_alive()
+
+
 def _first_attempt(marker):
     """False when ``marker`` exists: the trial already started once, on a worker that died since."""
     if marker is None:
@@ -386,7 +433,10 @@ class Runner:
         try:
             with self._interrupt_handler(), self._progress_bar():
                 if n_workers > 1:
-                    self._run_parallel(data, n_workers)
+                    if _WorkerWarmup.applies():  # trials run here while a cold pool starts
+                        self._run_serial(data, until=_WorkerWarmup(n_workers).ready)
+                    if self._can_start():
+                        self._run_parallel(data, n_workers)
                 else:
                     self._run_serial(data)
         finally:
@@ -426,8 +476,9 @@ class Runner:
         finally:
             self._interruptible = False
 
-    def _run_serial(self, data):
-        while self._can_start():
+    def _run_serial(self, data, until=None):
+        """Trials one after another in the runner's process (until ``until()`` is true, when given)."""
+        while self._can_start() and not (until is not None and until()):
             batch = self._next_candidates(1)
             if not batch:  # the searcher has nothing left to propose
                 break
