@@ -187,14 +187,14 @@ def test_trial_processes_keep_glibc_adaptive_malloc(tmp_path):
 
         faults()
         plain = faults()
-        from sknas.runner import _run_trial
+        from sknas.runner import TrialJob, _run_trial
         from sknas.evaluation.trial import TrialResult
 
         class Nothing:
             def evaluate(self, candidate, data, **kwargs):
                 return TrialResult(score=1.0)
 
-        _run_trial(Nothing(), None, None, None, 0, 0, None, runner_pid=-1)  # as in a worker
+        _run_trial(TrialJob(Nothing(), None, None, None, 0, 0, None, runner_pid=-1))  # as in a worker
         print(plain, faults())
     """)
     env = dict(os.environ, MALLOC_TRIM_THRESHOLD_="65536")
