@@ -303,8 +303,8 @@ def _retrained_net(old, space, genotype, n_inputs, n_outputs, state, masks, retr
                 for name, mask in masks.items():
                     torch_prune.custom_from_mask(net.module_.get_submodule(name), "weight", mask.to(net.device))
                 net.initialize_optimizer()  # the weights are now ``weight_orig`` parameters
-            if task == "regression":
-                net.target_mean_, net.target_scale_ = old.target_mean_, old.target_scale_
+            if task == "regression":  # the target keeps the scale the network was trained on
+                net.set_target_statistics(old.target_mean_, old.target_scale_)
             if retrain is not None:
                 net.partial_fit(Xt, yt)
             if masks is not None:

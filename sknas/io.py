@@ -663,8 +663,7 @@ def _rebuild_net(recipe, decode, state, device):
     net.module_.eval()
     net.history_ = History(decode(recipe["history"]))
     if task == "regression":
-        net.target_mean_ = decode(recipe["target_mean"])
-        net.target_scale_ = decode(recipe["target_scale"])
+        net.set_target_statistics(decode(recipe["target_mean"]), decode(recipe["target_scale"]))
     return net
 
 

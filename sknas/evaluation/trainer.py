@@ -49,7 +49,7 @@ from .trial import TrialResult
 
 __all__ = [
     "Deadline", "Evaluator", "FiniteLossGuard", "NonFiniteLossError", "TabularClassifierNet",
-    "TabularRegressorNet", "TensorBatchIterator", "make_net",
+    "TabularRegressorNet", "TensorBatchIterator", "failed_result", "make_net",
 ]
 
 #: Whether an :class:`Evaluator` trains the folds of a cross-validated trial together
@@ -248,6 +248,10 @@ class TabularRegressorNet(_TabularNetMixin, NeuralNetRegressor):
 
     ``fit`` stores ``target_mean_`` and ``target_scale_`` and trains on the
     standardized target; ``predict`` returns values on the original scale.
+    A net whose weights come from elsewhere (inherited, pruned, loaded from a
+    file) gets its statistics from :meth:`prepare_target` (from a target) or
+    :meth:`set_target_statistics` (given, e.g. another net's), never by
+    setting the attributes.
     """
 
     def __init__(self, module, *args, train_split=None, valid_data=None,
@@ -257,12 +261,33 @@ class TabularRegressorNet(_TabularNetMixin, NeuralNetRegressor):
         self.valid_data = valid_data
 
     def prepare_target(self, y):
-        """Store ``target_mean_`` and ``target_scale_`` from ``y``; returns ``y`` as a 2-D float array."""
+        """Store ``target_mean_`` and ``target_scale_`` from ``y``; returns ``y`` as a 2-D float array.
+
+        The scale of a constant target column is 1.
+        """
         y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        self.target_mean_ = y.mean(axis=0)
         scale = y.std(axis=0)
-        self.target_scale_ = np.where(scale > 0, scale, 1.0)
+        self.set_target_statistics(y.mean(axis=0), np.where(scale > 0, scale, 1.0))
         return y
+
+    def set_target_statistics(self, mean, scale):
+        """Set the target's ``target_mean_`` and ``target_scale_`` (one value per output); returns the net.
+
+        The net trains on ``(y - mean) / scale`` and ``predict`` returns
+        ``output * scale + mean``. For a net that does not learn them from a
+        ``fit``: one that starts from another net's weights takes that net's
+        (``new.set_target_statistics(old.target_mean_, old.target_scale_)``).
+        """
+        mean = np.array(mean, dtype=np.float64, ndmin=1)
+        scale = np.array(scale, dtype=np.float64, ndmin=1)
+        if mean.ndim != 1 or mean.shape != scale.shape:
+            raise ValueError(f"{type(self).__name__}.set_target_statistics: mean and scale must be 1-D arrays of "
+                             f"one value per output, of the same length. Got shapes {mean.shape} and {scale.shape}.")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError(f"{type(self).__name__}.set_target_statistics: mean must be finite and scale finite "
+                             f"and > 0. Got mean={mean!r}, scale={scale!r}.")
+        self.target_mean_, self.target_scale_ = mean, scale
+        return self
 
     def fit(self, X, y, **fit_params):
         return super().fit(X, self.prepare_target(y), **fit_params)
@@ -457,10 +482,26 @@ class _FoldTrial:
     epochs: int
     first: bool
     stop: object = None
+    inherited: bool = False  # the network started from given weights (Evaluator.evaluate_inherited)
 
 
 def _nbytes(a):
     return int(getattr(a, "nbytes", 0))
+
+
+def failed_result(exc, fit_time=0.0, **kwargs):
+    """The ``"failed"`` :class:`TrialResult` of a candidate whose training or scoring raised ``exc``.
+
+    The error is ``"ExceptionType: message"``, plus the last lines of the
+    traceback unless it is a failure a search expects (a non-finite loss,
+    out of memory, a broken constraint, no epoch before the deadline).
+    Every failing trial, inherited-weights network and supernet is
+    recorded this way.
+    """
+    error = f"{type(exc).__name__}: {exc}"
+    if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation, NoEpochError)):
+        error += "\n" + "".join(traceback.format_exception(exc)[-3:])
+    return TrialResult.failed(error, fit_time=fit_time, **kwargs)
 
 
 @contextlib.contextmanager
@@ -704,10 +745,7 @@ class Evaluator:
                 if results is None:
                     results = self._evaluate_sequential(candidate, folds, deadline, seed, incumbent_loss, stop)
         except Exception as exc:  # a failing candidate is data, never a crashed search
-            error = f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, (NonFiniteLossError, MemoryError, ConstraintViolation, NoEpochError)):
-                error += "\n" + "".join(traceback.format_exception(exc)[-3:])
-            return TrialResult.failed(error, fit_time=time.perf_counter() - start, train_mode=train_mode)
+            return failed_result(exc, fit_time=time.perf_counter() - start, train_mode=train_mode)
         first = results[0]
         complete = len(results) == len(folds)
         interrupted = stop is not None and stop.is_set() and (
@@ -847,12 +885,14 @@ class Evaluator:
         history = net.history
         curve = [float(row["valid_loss"]) for row in history if row.get("valid_loss") is not None]
         plain_curve = [float(row["valid_plain_loss"]) for row in history if row.get("valid_plain_loss") is not None]
-        if not curve:
+        if not curve and not trial.inherited:  # an inherited network is usable before any epoch
             stop = trial.stop
             raise NoEpochError("interrupted before the first epoch ended" if stop is not None and stop.is_set()
                                else "the deadline passed before the first epoch ended")
         status = "ok"
-        if trial.stop is not None and trial.stop.is_set():  # a Ctrl-C (here or in the runner's process) cut training short
+        if trial.inherited and trial.epochs == 0:  # scored as it was given, not trained
+            stop_reason = None
+        elif trial.stop is not None and trial.stop.is_set():  # a Ctrl-C (here or in the runner's process) cut training short
             status, stop_reason = "interrupted", "interrupted"
         elif trial.pruner is not None and trial.pruner.pruned_:
             status, stop_reason = "pruned", "pruned"
@@ -866,7 +906,8 @@ class Evaluator:
         if not math.isfinite(score):
             raise NonFiniteLossError(f"validation score is {score}")
         # a snapshot ensemble uses its whole schedule: a refit trains as many epochs as the trial did
-        best_epoch = len(curve) if snapshot_count(self.space, genotype) > 1 else int(np.nanargmin(curve)) + 1
+        best_epoch = (None if not curve else len(curve) if snapshot_count(self.space, genotype) > 1
+                      else int(np.nanargmin(curve)) + 1)
         result = TrialResult(
             score=score, status=status, n_params=count_parameters(net.module_), n_epochs=len(curve),
             best_epoch=best_epoch, stop_reason=stop_reason, learning_curve=curve, plain_curve=plain_curve,
@@ -885,6 +926,82 @@ class Evaluator:
                 latency = measure_latency(net.module_, trial.Xt.shape[1])
                 result.latency_ms, result.latency_batch_ms = latency[1], latency[1024]
         return result
+
+    # -- networks that start from given weights ------------------------------------------
+    def evaluate_inherited(self, genotype, data, weights, epochs=0, deadline=None, stop=None):
+        """Score ``genotype``'s network started from ``weights``, after ``epochs`` epochs of training (0: none).
+
+        The scoring of :meth:`evaluate`, for a network that does not start
+        from a random initialization: a one-shot child with weights
+        inherited from a supernet, a morphed child, a network extracted from
+        a trained supernet. The net is the one :meth:`evaluate` trains for
+        ``genotype`` (:func:`make_net`: same optimizer, schedule, early
+        stopping on the validation part, ``deadline`` and ``stop``); it is
+        initialized, its network loaded with ``weights``, its target
+        encoding set from ``data.y_train``, trained ``epochs`` more epochs
+        (``partial_fit``) and scored as a trial's fold is.
+
+        Parameters
+        ----------
+        genotype : Genotype
+            The (joint) genotype: its network part must describe ``weights``.
+        data : PreparedFold
+            One fold, already preprocessed (the features ``weights`` were
+            trained on); ``data.prep`` becomes the pipeline's preprocessing.
+        weights : torch.nn.Module or dict
+            The genotype's network (as ``space.build`` makes it) or its state dict.
+        epochs : int, default=0
+        deadline : float or None
+            A ``time.time()`` value that stops training.
+        stop : StopSignal or None
+
+        Returns
+        -------
+        TrialResult
+            As :meth:`evaluate` returns for one fold (with ``plain_loss``,
+            ``predictions`` and latency as the evaluator's settings ask),
+            except that ``model`` is always the fitted pipeline
+            (``data.prep`` and the net) and that a network trained no epoch
+            (``epochs=0``, or a deadline within the first) is scored as it
+            is (``n_epochs=0``, ``best_epoch=None``). A failing network is
+            a ``"failed"`` result with its error, recorded as a failing
+            trial's is (:func:`failed_result`); this never raises for it.
+            Torch's random stream (dropout, batch order) is the caller's:
+            seed it for a reproducible fine-tuning.
+        """
+        start = time.perf_counter()
+        try:
+            trial = self._inherited_fold(genotype, data, weights, epochs, deadline, stop)
+            if trial.epochs > 0:
+                trial.net.partial_fit(trial.Xt, trial.y_train)
+            result = self._score_fold(trial)
+        except Exception as exc:  # a failing network is data, never a crashed search
+            return failed_result(exc, fit_time=time.perf_counter() - start)
+        if result.model is None:
+            result.model = Pipeline([("preprocessing", trial.prep), ("net", trial.net)])
+        result.fit_time = time.perf_counter() - start
+        return result
+
+    def _inherited_fold(self, genotype, data, weights, epochs, deadline, stop):
+        """The :class:`_FoldTrial` of :meth:`evaluate_inherited`: the net initialized with ``weights``."""
+        epochs = max(0, int(epochs))
+        Xt, y_train, Xv, y_valid = data.Xt, data.y_train, data.Xv, data.y_valid
+        if self.task == "classification":
+            n_outputs = len(self.classes) if self.classes is not None else len(np.unique(np.asarray(y_train)))
+        else:
+            n_outputs = np.asarray(y_train).reshape(len(y_train), -1).shape[1]
+        net = make_net(
+            self.space, genotype, self.task, Xt.shape[1], n_outputs, classes=self.classes,
+            max_epochs=max(1, epochs), n_train=len(Xt), valid_data=(Xv, y_valid), patience=self.patience,
+            deadline=deadline, device=self.device, stop=stop,
+        )
+        if self.prune and epochs > 0:  # the comparable loss per epoch, as a trial records it
+            net.set_params(callbacks=list(net.callbacks) + [("plain_valid_loss", PlainValidLoss(self.task))])
+        net.initialize()
+        net.module_.net.load_state_dict(weights.state_dict() if isinstance(weights, torch.nn.Module) else weights)
+        net.prepare_target(y_train)
+        return _FoldTrial(genotype=genotype, prep=data.prep, Xt=Xt, y_train=y_train, Xv=Xv, y_valid=y_valid,
+                          net=net, pruner=None, epochs=epochs, first=True, stop=stop, inherited=True)
 
     def refit(self, genotype, X, y, epochs, schedule_epochs=None, deadline=None, seed=0):
         """Train ``genotype`` on all of ``X, y`` for ``epochs`` epochs, without validation.

@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["StopSignal", "TrialData", "TrialResult"]
+__all__ = ["PreparedFold", "StopSignal", "TrialData", "TrialResult"]
 
 
 class StopSignal:
@@ -55,6 +55,24 @@ class TrialData:
     X_train: object
     y_train: object
     X_valid: object
+    y_valid: object
+
+
+@dataclass
+class PreparedFold:
+    """One fold already preprocessed: the fitted preprocessing ``prep`` and its outputs.
+
+    ``Xt``/``y_train`` are the preprocessed training part and its target,
+    ``Xv``/``y_valid`` the validation part (float matrices, targets as
+    given). What :meth:`sknas.evaluation.trainer.Evaluator.evaluate_inherited`
+    trains and scores a network on; the one-shot searchers' prepared data
+    (:class:`sknas.search.oneshot.base.PreparedData`) is one.
+    """
+
+    prep: object
+    Xt: object
+    y_train: object
+    Xv: object
     y_valid: object
 
 

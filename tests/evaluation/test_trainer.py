@@ -174,3 +174,106 @@ def test_cross_validation_folds_average_their_scores():
     assert r.n_folds == 4
     assert r.score == pytest.approx(np.mean([s.score for s in singles]), rel=1e-12)
     assert r.best_epoch == int(np.median([s.best_epoch for s in singles]))
+
+
+# -- networks that start from given weights (Evaluator.evaluate_inherited) --------------------
+def _prepared(model, data):
+    """The fold ``data`` preprocessed with the fitted preprocessing of ``model`` (a trial's pipeline)."""
+    from sknas.evaluation.trial import PreparedFold
+
+    prep = model.named_steps["preprocessing"]
+    return PreparedFold(prep=prep, Xt=np.asarray(prep.transform(data.X_train), dtype=np.float32),
+                        y_train=data.y_train, Xv=np.asarray(prep.transform(data.X_valid), dtype=np.float32),
+                        y_valid=data.y_valid)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_inherited_weights_are_scored_as_the_trial_that_trained_them(task):
+    X, y = blobs(n=240)
+    if task == "regression":
+        y = 100.0 + 30.0 * X[:, 0] + np.random.default_rng(1).normal(size=len(X))
+    space = small_space(task)
+    scorer = get_scorer("accuracy" if task == "classification" else "r2")
+    ev = Evaluator(space, task, scorer, max_epochs=8, classes=np.unique(y) if task == "classification" else None,
+                   preprocessing="none")
+    g = good_genotype(space)
+    data = split(X, y)
+    trial = ev.evaluate(Candidate(g), data, seed=0)
+    assert trial.status == "ok", trial.error
+    trained = trial.model.named_steps["net"]
+    inherited = ev.evaluate_inherited(g, _prepared(trial.model, data), trained.module_.net, epochs=0)
+    assert inherited.status == "ok", inherited.error
+    # one scoring path: the same weights on the same fold give the trial's score, size and FLOPs
+    assert inherited.score == pytest.approx(trial.score, abs=1e-12)
+    assert (inherited.n_params, inherited.flops) == (trial.n_params, trial.flops)
+    assert inherited.n_epochs == 0 and inherited.best_epoch is None and inherited.stop_reason is None
+    net = inherited.model.named_steps["net"]
+    method = "predict_proba" if task == "classification" else "predict"
+    np.testing.assert_allclose(getattr(inherited.model, method)(X[:20]), getattr(trial.model, method)(X[:20]),
+                               rtol=1e-6, atol=1e-6)
+    if task == "regression":  # the target scaling is the net's own, from the training part
+        assert net.target_mean_[0] == pytest.approx(np.mean(data.y_train))
+        assert net.target_scale_[0] == pytest.approx(np.std(data.y_train))
+
+
+def test_inherited_weights_train_further_and_a_state_dict_works_too():
+    X, y = blobs(n=240)
+    space = small_space()
+    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=3, classes=np.unique(y),
+                   preprocessing="none")
+    g = good_genotype(space)
+    data = split(X, y)
+    trial = ev.evaluate(Candidate(g), data, seed=0)
+    start = {k: v.clone() for k, v in trial.model.named_steps["net"].module_.net.state_dict().items()}
+    torch.manual_seed(0)
+    tuned = ev.evaluate_inherited(g, _prepared(trial.model, data), start, epochs=4)
+    assert tuned.status == "ok", tuned.error
+    assert tuned.n_epochs == len(tuned.learning_curve) == 4 and tuned.stop_reason == "max_epochs"
+    assert tuned.best_epoch == int(np.argmin(tuned.learning_curve)) + 1
+    after = tuned.model.named_steps["net"].module_.net.state_dict()
+    assert any(not torch.equal(after[k], start[k]) for k in start)  # it trained, from those weights
+
+
+def test_a_failing_inherited_network_is_recorded_as_a_failing_trial_is():
+    X, y = blobs(n=200)
+    space = small_space()
+    ev = Evaluator(space, "classification", get_scorer("accuracy"), max_epochs=3, classes=np.unique(y),
+                   preprocessing="none")
+    g = good_genotype(space)
+    data = split(X, y)
+    trial = ev.evaluate(Candidate(g), data, seed=0)
+    prepared = _prepared(trial.model, data)
+    module = trial.model.named_steps["net"].module_.net
+    poisoned = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                for k, v in module.state_dict().items()}
+    r = ev.evaluate_inherited(g, prepared, poisoned, epochs=2)
+    assert r.status == "failed" and r.score is None and r.fit_time > 0
+    # an expected failure reads as evaluate() records one: type and message, no traceback
+    assert r.error.startswith("NonFiniteLossError: train_loss became nan") and "\n" not in r.error
+    wrong = ev.evaluate_inherited(g, prepared, torch.nn.Linear(3, 2), epochs=0)
+    assert wrong.status == "failed" and wrong.error.startswith("RuntimeError: Error(s) in loading state_dict")
+
+
+def test_regressor_target_statistics_are_set_through_the_net():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = 500.0 + 20.0 * X[:, 0]
+    space = small_space("regression")
+    torch.manual_seed(0)
+    fitted = make_net(space, good_genotype(space), "regression", 3, 1, max_epochs=20)
+    fitted.fit(X, y)
+    copy = make_net(space, good_genotype(space), "regression", 3, 1, max_epochs=20)
+    copy.initialize()
+    copy.module_.load_state_dict(fitted.module_.state_dict())
+    assert copy.set_target_statistics(fitted.target_mean_, fitted.target_scale_) is copy
+    np.testing.assert_allclose(copy.predict(X), fitted.predict(X), rtol=1e-6)
+    # the statistics are the net's copy, not the other net's arrays
+    assert copy.target_mean_ is not fitted.target_mean_
+    copy.set_target_statistics([0.0], [1.0])  # the raw output: a different scale, so different predictions
+    assert not np.allclose(copy.predict(X), fitted.predict(X))
+    with pytest.raises(ValueError, match="same length"):
+        copy.set_target_statistics([0.0, 1.0], [1.0])
+    with pytest.raises(ValueError, match="scale finite and > 0"):
+        copy.set_target_statistics([0.0], [0.0])
+    with pytest.raises(ValueError, match="mean must be finite"):
+        copy.set_target_statistics([np.nan], [1.0])

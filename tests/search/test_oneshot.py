@@ -250,6 +250,36 @@ def test_a_failing_supernet_is_a_failed_row_and_the_search_goes_on():
     assert len(candidates) == 1 and space.validate(candidates[0].genotype) == candidates[0].genotype
 
 
+def test_a_failing_derived_network_is_recorded_as_a_failing_trial_is():
+    space = cell_space(("linear", "skip_connect"))
+    evaluator = Evaluator(space, "classification", lambda est, X, y: float("nan"), max_epochs=3,
+                          classes=np.array([0, 1]), preprocessing="none")
+    searcher = DARTSSearch(epochs=1)
+    candidates, records = run_search(searcher, space, cell_problem(), evaluator)
+    (candidate, row, source), = records
+    # the evaluator scored the derived network: its failure reads as a failing trial's (no traceback)
+    assert source == "supernet" and row.status == "failed" and row.score is None
+    assert row.error == "NonFiniteLossError: validation score is nan" and row.fit_time > 0
+    assert candidate.genotype == searcher.base_ and searcher.derived_ is None
+    assert len(candidates) == 1  # the search goes on
+
+
+def test_the_base_classes_keep_their_old_import_and_checkpoint_paths():
+    from sknas.checkpoint import _resolve_class
+    from sknas.io import _resolve_sknas_class
+    from sknas.search import oneshot
+    from sknas.search.oneshot import base
+
+    for name in oneshot.__all__:
+        assert getattr(oneshot, name) is getattr(base, name)
+    assert base.OneShotSearcher.__module__ == "sknas.search.oneshot.base"
+    assert issubclass(DARTSSearch, oneshot.OneShotSearcher) and issubclass(MorphismSearch, oneshot.DataSearcher)
+    # a checkpoint or model file naming a class at its old place still rebuilds it
+    for old in ("sknas.search.oneshot:OneShotSearcher", "sknas.search.oneshot:DataSearcher"):
+        new = old.replace("oneshot:", "oneshot.base:")
+        assert _resolve_class(old) is _resolve_class(new) is _resolve_sknas_class(old)
+
+
 def test_without_data_or_with_a_space_without_supernet_the_error_says_why():
     space = cell_space(("linear",))
     with pytest.raises(RuntimeError, match="set_data"):

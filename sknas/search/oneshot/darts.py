@@ -8,7 +8,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import OneShotSearcher, epoch_batches, weight_step
+from .base import OneShotSearcher, epoch_batches, weight_step
 
 __all__ = ["DARTSSearch", "count_skips"]
 

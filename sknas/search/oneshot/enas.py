@@ -11,7 +11,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 
 from ..reinforce import _Controller
-from . import OneShotSearcher, epoch_batches, weight_step
+from .base import OneShotSearcher, epoch_batches, weight_step
 
 __all__ = ["ENASSearch"]
 

@@ -11,14 +11,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 
-from . import (
-    OneShotSearcher,
-    check_loss,
-    epoch_batches,
-    inherited_trial,
-    weight_optimizer,
-    weight_update,
-)
+from .base import OneShotSearcher, check_loss, epoch_batches, weight_optimizer, weight_update
 
 __all__ = ["OFASearch", "sort_units"]
 
@@ -602,7 +595,10 @@ class OFASearch(OneShotSearcher):
         genotype = self._joint(arch)
         child = self.supernet_.extract(arch).to(data.X_train.device)
         recalibrate_batchnorm(child, data.X_train)
-        pipeline, result = inherited_trial(self._ofa_evaluator, self.space_, genotype, child, data, epochs=0)
+        result = self._ofa_evaluator.evaluate_inherited(genotype, data, child, epochs=0)
+        if result.status == "failed":
+            raise RuntimeError(f"OFASearch.subnet_for: the sub-network {genotype} failed: {result.error}")
+        pipeline = result.model
         self.subnets_[max_params] = {"genotype": genotype, "n_params": self._params_of(best),
                                      "supernet_score": self._scores[best], "score": result.score}
         return pipeline

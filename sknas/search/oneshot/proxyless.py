@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from . import OneShotSearcher, epoch_batches, weight_step
+from .base import OneShotSearcher, epoch_batches, weight_step
 
 __all__ = ["ProxylessSearch", "latency_table"]
 
