@@ -45,7 +45,6 @@ from sknas.evaluation.trainer import Evaluator, torch_threads
 from sknas.evaluation.trial import TrialData
 from sknas.nn.builders import count_parameters
 from sknas.nn.supernet import recalibrate_batchnorm
-from sknas.search.oneshot import inherited_trial
 from sknas.search.oneshot.ofa import OFASearch
 from sknas.space.joint import JointSpace
 from sknas.space.mlp import MLPSpace
@@ -80,7 +79,7 @@ def inherited_score(searcher, config):
     arch = searcher._genotype(config)
     child = searcher.supernet_.extract(arch)
     recalibrate_batchnorm(child, data.X_train)
-    _, result = inherited_trial(searcher._ofa_evaluator, searcher.space_, searcher._joint(arch), child, data)
+    result = searcher._ofa_evaluator.evaluate_inherited(searcher._joint(arch), data, child)
     return result.score
 
 

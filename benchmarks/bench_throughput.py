@@ -56,7 +56,7 @@ META_DATASETS = (
 #: (share name, substrings of a sampled stack that put the sample there), first match wins; only
 #: samples inside the estimator's ``fit`` count (not the imports or the data loading of the process)
 SHARES = (
-    ("post-search", ("refit_best", "build_ensemble", "full_fidelity_best")),
+    ("post-search", ("refit_best", "build_ensemble", "full_fidelity_best")),  # sknas.runner.post.PostSearch
     ("scoring", ("_score_fold", "sklearn/metrics/_scorer.py", "plain_loss (")),
     ("preprocessing", ("._preprocess (sknas", "fit_transform_bounded", "transform_bounded", "resample_training")),
     ("backward", ("Tensor.backward (torch/_tensor.py",)),

@@ -25,8 +25,9 @@ from .evaluation.trainer import Evaluator
 from .evaluation.trial import TrialData
 from .prep.cleaning import UnparsedValueWarning
 from .prep.tabular import TabularPreprocessor, infer_column_kinds, numeric_block, to_frame
-from .runner import Runner
+from .runner import PostSearch, Runner
 from .search.base import Searcher, make_searcher
+from .search.metanas import meta_features
 from .space.base import SearchSpace
 from .space.joint import JointSpace
 from .prep.images import ImageScaler
@@ -35,14 +36,13 @@ from .space.hierarchical import HierarchicalSpace
 from .space.mlp import MLPSpace, ResNetSpace
 from .space.pipeline import PipelineSpace
 from .space.training import TrainingSpace
-from .evaluation.objectives import pareto_front, scalarized_reward
+from .evaluation.objectives import OBJECTIVE_COLUMNS, MnasReward, pareto_front
 
 __all__ = ["AutoNASClassifier", "AutoNASRegressor"]
 
 SPACES = {"mlp": MLPSpace, "resnet": ResNetSpace, "cell": CellSpace, "hierarchical": HierarchicalSpace}
 IMAGE_SPACES = ("cell", "hierarchical")  # built with input_shape; the others see flattened pixels
 KNOWN_OBJECTIVES = ("score", "params", "flops", "latency")
-OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency_ms"}
 CONSTRAINT_COLUMNS = {"params": "n_params", "flops": "flops", "latency_ms": "latency_ms"}
 ROWS_PER_BUDGET_SECOND = 200  # low-fidelity threshold: rows a trial may use per second of budget
 CV_MAX_SAMPLES = 1000  # below this many rows candidates are scored by k-fold cross-validation
@@ -344,8 +344,11 @@ class BaseAutoNAS(BaseEstimator):
         n_train = len(data[0].y_train)
 
         space = self._build_space(X)
-        searcher = make_searcher(self.search)
-        self.searcher_ = clone(searcher).setup(space, searcher_seed)
+        searcher = clone(make_searcher(self.search))
+        if "meta_features" in searcher.get_params(deep=False) and searcher.meta_features is None:
+            # search="metanas": the prior ranks the genotypes of the meta-training tables most like this one
+            searcher.set_params(meta_features=meta_features(X, y, self._task))
+        self.searcher_ = searcher.setup(space, searcher_seed)
         self.space_ = space
         scorer = check_scoring(self, scoring=self._default_scoring() if self.scoring is None else self.scoring)
         constraints = dict(self.constraints or {})
@@ -370,7 +373,7 @@ class BaseAutoNAS(BaseEstimator):
             self.searcher_, evaluator, time_budget=self.time_budget, max_trials=self.max_trials,
             n_jobs=self.n_jobs, start=start, portfolio=priors or space.portfolio(), seed=runner_seed,
             verbose=self.verbose, accept=_constraint_check(constraints) if constraints else None,
-            reward=_mnas_reward(objectives, constraints), n_train=n_train, n_refit=len(y),
+            reward=MnasReward.for_objectives(objectives, constraints), n_train=n_train, n_refit=len(y),
             data_fraction=data_fraction, library_size=self._library_size(),
             on_trial=None if fingerprint is None else (
                 lambda r: _write_checkpoint(self.checkpoint, fingerprint, r, self._own_classes())),
@@ -386,6 +389,7 @@ class BaseAutoNAS(BaseEstimator):
                 raise ValueError(f"{type(self).__name__}: checkpoint={self.checkpoint!r} cannot hold this "
                                  f"search: {exc}") from None
         results = runner.run(data)
+        del data  # the runner keeps the split until the post-search frees it before the refit
         t_search = time.time()
         if priors and state is None:  # the portfolio was the earlier fit's best genotypes
             for row in results.rows:
@@ -397,38 +401,25 @@ class BaseAutoNAS(BaseEstimator):
         if runner.best_result is None:
             self.search_results_ = results.to_dict()
             raise ValueError(self._no_success_message(results, constraints))
-        runner.full_fidelity_best(data)
-        t_full = time.time()
-        # The refit preprocesses all of X: free the split copies and the trials' preprocessed data first
-        # (one-shot searchers keep their own reference to the split).
-        y_valid = np.concatenate([d.y_valid for d in data]) if self._ensembling() else None
-        del data
-        evaluator.clear_cache()
-        self.best_index_ = runner.best_index
+        steps = (ENSEMBLE_STEPS if self.ensemble_size == "auto" else self.ensemble_size) if self._ensembling() else 0
+        done = PostSearch(runner).run(X, y, ensemble_steps=steps, scorer=scorer,
+                                      classes=getattr(self, "classes_", None))
+        self.best_index_ = runner.best_index  # after a full-fidelity retrain, that trial
         self.best_score_ = float(runner.best_result.score)
         self.best_genotype_ = results.rows[runner.best_index]["genotype"]
-        best, self.refit_ = runner.refit_best(X, y)
-        t_refit = time.time()
-        final, members, weights = best, [runner.best_index], [1]
-        if self._ensembling():
-            built = runner.build_ensemble(ENSEMBLE_STEPS if self.ensemble_size == "auto" else self.ensemble_size,
-                                          y_valid, scorer, getattr(self, "classes_", None), X, y, best_model=best)
-            if built is not None:
-                final, members, weights = built
+        best, self.refit_ = done.best, done.refitted
         # a bag (the fold models of a cross-validated trial) or an ensemble predicts; best_estimator_ stays
         # the best trial's own pipeline (its first fold's, for a bag)
         self.best_estimator_ = best.estimators[0] if isinstance(best, (EnsembleClassifier, EnsembleRegressor)) else best
-        self.ensemble_ = final if final is not self.best_estimator_ else None
+        self.ensemble_ = done.model if done.model is not self.best_estimator_ else None
         if self.ensemble_ is not None:
-            self.ensemble_members_, self.ensemble_weights_ = members, weights
+            self.ensemble_members_, self.ensemble_weights_ = done.members, done.weights
         self.search_results_ = results.to_dict()
         self.n_trials_ = len(results)
         self.n_samples_fit_ = int(X.shape[0])
         self.pareto_front_ = self._pareto_front()
         self.fit_time_ = time.time() - start
-        self.time_spent_ = {"search": t_search - start, "full_fidelity": t_full - t_search,
-                            "refit": t_refit - t_full, "ensemble": start + self.fit_time_ - t_refit,
-                            "total": self.fit_time_}
+        self.time_spent_ = {"search": t_search - start, **done.times, "total": self.fit_time_}
         if self.verbose:
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
@@ -1230,31 +1221,6 @@ def _constraint_check(constraints):
         return True
 
     return accept
-
-
-def _mnas_reward(objectives, constraints):
-    """MnasNet-style scalarized reward told to the searcher when cost objectives are set.
-
-    The reference cost of each objective is its constraint when one is set,
-    else the cost of the first successful trial (the portfolio's default).
-    """
-    extra = [o for o in objectives if o != "score"]
-    if not extra:
-        return None
-    targets = {}
-
-    def reward(result):
-        value = result.score
-        for objective in extra:
-            cost = getattr(result, OBJECTIVE_COLUMNS[objective])
-            if cost is None:
-                continue
-            limit_key = "latency_ms" if objective == "latency" else objective
-            target = constraints.get(limit_key) or targets.setdefault(objective, cost)
-            value = scalarized_reward(value, cost, target)
-        return value
-
-    return reward
 
 
 def _write_checkpoint(path, fingerprint, runner, trusted=()):

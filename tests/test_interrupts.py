@@ -15,6 +15,7 @@ import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import make_classification
 
+from conftest import warm_pool
 from sknas import AutoNASClassifier
 
 FAST = dict(time_budget=None, random_state=0, search="random")
@@ -71,6 +72,7 @@ def test_ctrl_c_with_parallel_trials_keeps_what_they_trained(tmp_path):
     X, y = make_classification(n_samples=3000, n_features=20, n_informative=10, random_state=0)
     clf = AutoNASClassifier(max_trials=50, max_epochs=2000, n_jobs=2, preprocessing=MarkStart(str(tmp_path)),
                             **FAST)
+    warm_pool(2)  # both trials in workers (a cold pool runs the first trials in this process)
     waiter = _interrupt_when_started(str(tmp_path), 2, then=3.0)
     with pytest.warns(RuntimeWarning, match="interrupted"):
         clf.fit(X, y)
@@ -180,14 +182,14 @@ def test_trial_processes_keep_glibc_adaptive_malloc(tmp_path):
 
         faults()
         plain = faults()
-        from sknas.runner import _run_trial
+        from sknas.runner import TrialJob, _run_trial
         from sknas.evaluation.trial import TrialResult
 
         class Nothing:
             def evaluate(self, candidate, data, **kwargs):
                 return TrialResult(score=1.0)
 
-        _run_trial(Nothing(), None, None, None, 0, 0, None, runner_pid=-1)  # as in a worker
+        _run_trial(TrialJob(Nothing(), None, None, None, 0, 0, None, runner_pid=-1))  # as in a worker
         print(plain, faults())
     """)
     env = dict(os.environ, MALLOC_TRIM_THRESHOLD_="65536")
@@ -295,4 +297,50 @@ def test_ctrl_c_during_the_refit_keeps_the_trials_model():
         signal.signal(signal.SIGINT, previous)
     assert clf.refit_ is False and clf.ensemble_ is None
     assert clf.search_results_["status"] == ["ok"]
+    assert clf.score(X, y) > 0.6
+
+
+def _ctrl_c_in_the_ensemble(estimator, X, y):
+    """Accuracy; pressing Ctrl-C when asked to score fixed predictions (only the ensemble selection does)."""
+    if type(estimator).__name__.startswith("_Precomputed"):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)  # the KeyboardInterrupt is raised here
+    return float(np.mean(estimator.predict(X) == y))
+
+
+def test_ctrl_c_during_the_ensemble_keeps_the_best_model(iris):
+    """The search is over and its best model (a bag) is final: Ctrl-C while the ensemble is selected used to
+    throw the whole fit away (KeyboardInterrupt out of ``fit``)."""
+    X, y = iris
+    clf = AutoNASClassifier(max_trials=3, max_epochs=3, scoring=_ctrl_c_in_the_ensemble, **FAST)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.warns(RuntimeWarning, match="Ctrl-C during the ensemble selection"):
+            clf.fit(X, y)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert clf.ensemble_ is not None and clf.ensemble_members_ == [clf.best_index_]  # the best trial's bag
+    assert clf.search_results_["status"] == ["ok"] * 3
+    assert clf.predict(X).shape == y.shape
+
+
+def test_a_cold_pool_does_not_starve_a_short_parallel_fit(iris, tmp_path, monkeypatch):
+    """Issue 18: with ``n_jobs=2`` and cold workers that take longer to start than the whole budget (7.6-16 s
+    were measured on a loaded 2-core machine), every trial used to fail on its deadline and the fit raised
+    "all trials failed". Trials now run in the fitting process while the pool starts."""
+    from joblib.externals.loky import get_reusable_executor
+
+    X, y = iris
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import time\ntime.sleep(20)\n")  # every new worker starts 20 s late
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    get_reusable_executor(kill_workers=True).shutdown(wait=True, kill_workers=True)  # no warm worker left
+    try:
+        clf = AutoNASClassifier(time_budget=6, max_epochs=5, n_jobs=2, random_state=0, search="random")
+        clf.fit(X, y)
+    finally:
+        get_reusable_executor(kill_workers=True).shutdown(wait=True, kill_workers=True)  # the late workers
+    res = clf.search_results_
+    assert res["status"].count("ok") >= 1, res["error"]
     assert clf.score(X, y) > 0.6

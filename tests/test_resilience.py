@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import warm_pool
 from sknas import AutoNASClassifier
 from sknas.space.mlp import MLPSpace
 
@@ -116,20 +117,26 @@ def test_ctrl_c_outside_the_training_loop_keeps_the_best(iris):
 
 
 class DieOnce:
-    """A scaler whose first fit kills its worker process (as an OOM kill would)."""
+    """A scaler whose first fit in a worker process kills that process (as an OOM kill would).
 
-    def __init__(self, marker):
+    Trials that run in the fitting process itself (while a cold pool starts) are spared: killing that
+    process would end the test run, not a worker.
+    """
+
+    def __init__(self, marker, main_pid=None):
         self.marker = marker
+        self.main_pid = main_pid
 
     def get_params(self, deep=True):
-        return {"marker": self.marker}
+        return {"marker": self.marker, "main_pid": self.main_pid}
 
     def set_params(self, **params):
         self.marker = params.get("marker", self.marker)
+        self.main_pid = params.get("main_pid", self.main_pid)
         return self
 
     def fit(self, X, y=None):
-        if not os.path.exists(self.marker):
+        if os.getpid() != self.main_pid and not os.path.exists(self.marker):
             open(self.marker, "w").close()
             os._exit(1)
         return self
@@ -144,7 +151,9 @@ class DieOnce:
 def test_a_lost_worker_costs_its_trial_only(iris, tmp_path):
     """A worker process dying mid-trial is a failed trial, not a crashed search."""
     X, y = iris
-    clf = AutoNASClassifier(max_trials=6, n_jobs=2, preprocessing=DieOnce(str(tmp_path / "died")), **FAST)
+    warm_pool(2)  # trials in workers from the start (a cold pool runs the first ones in this process)
+    clf = AutoNASClassifier(max_trials=6, n_jobs=2, preprocessing=DieOnce(str(tmp_path / "died"), os.getpid()),
+                            **FAST)
     clf.fit(X, y)
     assert clf.n_trials_ == 6
     errors = clf.search_results_["error"]
@@ -168,6 +177,7 @@ class SlowOnce(DieOnce):
 def test_parallel_trials_complete_asynchronously(iris, tmp_path):
     """A slow trial does not hold back the other worker: it keeps taking new candidates meanwhile."""
     X, y = iris
+    warm_pool(2)  # with a cold pool the first trials run in the fitting process while the workers start
     clf = AutoNASClassifier(max_trials=6, n_jobs=2, preprocessing=SlowOnce(str(tmp_path / "slept")),
                             **dict(FAST, max_epochs=2))
     clf.fit(X, y)

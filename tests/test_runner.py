@@ -6,7 +6,7 @@ from sklearn.metrics import get_scorer
 
 from sknas.evaluation.trainer import Evaluator
 from sknas.evaluation.trial import TrialData
-from sknas.runner import Runner
+from sknas.runner import PostSearch, Runner
 from sknas.search.random import RandomSearch
 from sknas.space.joint import JointSpace
 from sknas.space.mlp import MLPSpace
@@ -62,7 +62,7 @@ def test_time_budget_is_honoured_and_refit_fits_in_it_on_the_wall_clock():
     start = time.time()
     runner = make(space, time_budget=6.0, start=start, max_epochs=1000, n_train=len(d.y_train), n_refit=len(y))
     runner.run(d)
-    model, refitted = runner.refit_best(X, y)
+    model, refitted = PostSearch(runner).refit_best(X, y)
     elapsed = time.time() - start
     assert elapsed <= 6.0 * 1.1, elapsed
     assert len(runner.results) >= 1 and model.predict(X[:4]).shape == (4,)
@@ -124,7 +124,7 @@ def test_a_trial_cut_short_of_its_folds_ranks_below_complete_ones():
     y = np.array([0, 1, 0, 1, 0, 1])
     assert len(runner.library) == 2
     runner.best_index = 1  # e.g. replaced by a full-fidelity retrain that has no validation predictions
-    assert runner.build_ensemble(3, y, get_scorer("accuracy"), np.array([0, 1]), None, None) is None
+    assert PostSearch(runner).build_ensemble(3, y, get_scorer("accuracy"), np.array([0, 1]), None, None) is None
 
 
 def test_the_pruning_incumbent_is_the_best_trials_scored_model_loss():
@@ -144,3 +144,45 @@ def test_the_pruning_incumbent_is_the_best_trials_scored_model_loss():
     assert runner._incumbent_loss() == 0.25
     runner.evaluator.prune = False
     assert runner._incumbent_loss() is None
+
+
+def test_budget_reserves_the_refit_with_one_safety_factor():
+    from sknas.evaluation.trial import TrialResult
+    from sknas.runner import SAFETY, Budget
+
+    budget = Budget(100.0, start=time.time(), n_train=800, n_refit=1000)
+    trial = TrialResult(score=0.9, fit_time=8.0, n_epochs=20, best_epoch=10, n_folds=1)
+    plain = budget.refit_estimate(trial, bagging=False, safety=1.0)
+    assert plain == 8.0 / 20 * 10 * (1000 / 800) + 0.1
+    assert budget.refit_estimate(trial, bagging=False) == (plain - 0.1) * SAFETY + 0.1
+    assert budget.reserve(trial, bagging=False) == budget.refit_estimate(trial, bagging=False)
+    assert budget.refit_estimate(trial, bagging=True) == 0.0  # a bag is final: no refit to reserve
+    # the search stops early enough for the reserve and the margin
+    assert budget.search_deadline(trial, bagging=False) == budget.deadline - budget.margin() - budget.reserve(
+        trial, bagging=False)
+    # a trial's deadline leaves room for its own refit, and never passes the search's deadline
+    clock = budget.trial_clock(trial, bagging=False, n_folds=1)
+    now = time.time()
+    assert clock.deadline(now) <= budget.search_deadline(trial, bagging=False)
+    assert clock.deadline(now) - now <= (budget.deadline - budget.margin() - now) / (1 + SAFETY * 1000 / 800)
+    assert Budget(None, start=0.0).trial_clock(trial, bagging=False, n_folds=1) is None
+
+
+def test_a_warm_started_search_keeps_its_multi_objective_reward():
+    """The MnasNet reward's reference cost is fixed by the first successful trial; it used to live in a
+    closure that the estimator rebuilt for every fit, so a warm-started (or resumed) search changed its
+    reward. It is part of Runner.state() now."""
+    from sklearn.datasets import load_iris
+
+    from sknas import AutoNASClassifier
+
+    X, y = load_iris(return_X_y=True)
+    clf = AutoNASClassifier(max_trials=2, max_epochs=3, warm_start=True, objectives=("score", "params"),
+                            random_state=0, search="random")
+    clf.fit(X, y)
+    first = clf.search_results_["n_params"][clf.search_results_["status"].index("ok")]
+    assert clf._search_state["runner"]["reward_targets"] == {"params": first}
+    clf.set_params(max_trials=4)
+    clf.fit(X, y)
+    assert clf._search_state["runner"]["reward_targets"] == {"params": first}
+    assert len(clf.search_results_["trial"]) == 4

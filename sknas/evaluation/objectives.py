@@ -10,7 +10,7 @@ import torch
 
 from ..nn.builders import count_parameters
 
-__all__ = ["count_flops", "count_parameters", "measure_latency", "pareto_front", "scalarized_reward"]
+__all__ = ["MnasReward", "count_flops", "count_parameters", "measure_latency", "pareto_front", "scalarized_reward"]
 
 
 def _device(module):
@@ -98,3 +98,41 @@ def scalarized_reward(score, cost, target, weight=-0.07):
     if score >= 0:
         return score * factor
     return score / factor
+
+
+#: the results column (and TrialResult attribute) that holds each cost objective
+OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency_ms"}
+
+
+class MnasReward:
+    """The MnasNet-style scalarized reward (:func:`scalarized_reward`) told to the searcher for cost objectives.
+
+    The reference cost of each objective is its constraint when one is set
+    (``params``, ``flops``, ``latency_ms``), else the cost of the first
+    successful trial (the portfolio's default). Those first costs are
+    ``targets``, part of the search's state: a resumed or warm-started
+    search keeps the reward it had (the runner saves and restores them).
+
+    Use :meth:`for_objectives`, which gives ``None`` when ``objectives`` is
+    only the score.
+    """
+
+    def __init__(self, objectives, constraints=None, targets=None):
+        self.objectives = tuple(o for o in objectives if o != "score")
+        self.constraints = dict(constraints or {})
+        self.targets = dict(targets or {})
+
+    @classmethod
+    def for_objectives(cls, objectives, constraints=None):
+        return cls(objectives, constraints) if any(o != "score" for o in objectives) else None
+
+    def __call__(self, result):
+        value = result.score
+        for objective in self.objectives:
+            cost = getattr(result, OBJECTIVE_COLUMNS[objective])
+            if cost is None:
+                continue
+            limit_key = "latency_ms" if objective == "latency" else objective
+            target = self.constraints.get(limit_key) or self.targets.setdefault(objective, cost)
+            value = scalarized_reward(value, cost, target)
+        return value

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval
 from ..evaluation.trial import TrialResult
 from ..space.genotype import Genotype
 from .base import Candidate, result_score
-from .oneshot import DataSearcher, inherited_trial, prepare_data
+from .oneshot import DataSearcher, prepare_data
 
 __all__ = ["MorphismSearch"]
 
@@ -245,8 +245,10 @@ class MorphismSearch(DataSearcher):
                 torch.manual_seed(seed)
                 data = prepare_data(evaluator, self.space_, self.base_, fold, 0.0, seed)
                 module = arch.build(self._arch_part(genotype), data.n_features, data.n_outputs)
-                model, result = inherited_trial(evaluator, self.space_, genotype, module, data, epochs=initial,
-                                                deadline=deadline)
+                result = evaluator.evaluate_inherited(genotype, data, module, epochs=initial, deadline=deadline)
+                if result.status == "failed":  # no parent to morph: the searcher cannot go on
+                    raise RuntimeError(f"the morphism search's initial network failed: {result.error}")
+                model = result.model
                 self._record(genotype, model, result, initial)
                 parent = (blocks, model.named_steps["net"].module_.net, result_score(result), initial, genotype)
                 self.best_genotype_, self.best_score_ = genotype, parent[2]
@@ -259,13 +261,12 @@ class MorphismSearch(DataSearcher):
                             break
                         child_blocks, child_net = self._morph(parent[0], parent[1])
                         child_genotype = self._genotype(child_blocks)
-                        try:
-                            model, result = inherited_trial(evaluator, self.space_, child_genotype, child_net, data,
-                                                            epochs=int(self.child_epochs), deadline=deadline)
-                        except Exception as exc:  # one failing child is a failed row
-                            error = f"{type(exc).__name__}: {exc}"
-                            self._records.append((Candidate(child_genotype), TrialResult.failed(error), "morphism"))
+                        result = evaluator.evaluate_inherited(child_genotype, data, child_net,
+                                                              epochs=int(self.child_epochs), deadline=deadline)
+                        if result.status == "failed":  # one failing child is a failed row
+                            self._records.append((Candidate(child_genotype), result, "morphism"))
                             continue
+                        model = result.model
                         epochs = parent[3] + result.n_epochs
                         self._record(child_genotype, model, result, epochs)
                         score = result_score(result)

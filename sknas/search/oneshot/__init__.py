@@ -50,12 +50,10 @@ once the derived genotype exists; ``alphas_`` (the final logits) and
 
 from .base import (
     DataSearcher,
-    InheritedTrialError,
     OneShotSearcher,
     PreparedData,
     check_loss,
     epoch_batches,
-    inherited_trial,
     prepare_data,
     weight_optimizer,
     weight_step,
@@ -63,6 +61,6 @@ from .base import (
 )
 
 __all__ = [
-    "DataSearcher", "InheritedTrialError", "OneShotSearcher", "PreparedData", "check_loss", "epoch_batches",
-    "inherited_trial", "prepare_data", "weight_optimizer", "weight_step", "weight_update",
+    "DataSearcher", "OneShotSearcher", "PreparedData", "check_loss", "epoch_batches",
+    "prepare_data", "weight_optimizer", "weight_step", "weight_update",
 ]

@@ -26,8 +26,8 @@ from ...space.genotype import Genotype
 from ..base import Candidate, Searcher
 
 __all__ = [
-    "DataSearcher", "InheritedTrialError", "OneShotSearcher", "PreparedData", "check_loss", "epoch_batches",
-    "inherited_trial", "prepare_data", "weight_optimizer", "weight_step", "weight_update",
+    "DataSearcher", "OneShotSearcher", "PreparedData", "check_loss", "epoch_batches",
+    "prepare_data", "weight_optimizer", "weight_step", "weight_update",
 ]
 
 
@@ -155,25 +155,6 @@ def weight_step(loss, weights, optimizer, scheduler, deadline, epoch, who="the s
     check_loss(loss, who, epoch)
     loss.backward()
     return weight_update(weights, optimizer, scheduler, deadline)
-
-
-class InheritedTrialError(RuntimeError):
-    """:func:`inherited_trial`'s network failed; the message is the failed result's error."""
-
-
-def inherited_trial(evaluator, space, genotype, module, data, epochs=0, deadline=None):
-    """``(pipeline, TrialResult)`` of ``evaluator.evaluate_inherited(genotype, data, module, epochs, deadline)``.
-
-    The form the network morphism searcher calls: it raises
-    :class:`InheritedTrialError` (with the failed result's error) where
-    :meth:`~sknas.evaluation.trainer.Evaluator.evaluate_inherited` returns a
-    failed result. ``space`` is the evaluator's (kept for the callers'
-    signature). New code calls the evaluator.
-    """
-    result = evaluator.evaluate_inherited(genotype, data, module, epochs=epochs, deadline=deadline)
-    if result.status == "failed":
-        raise InheritedTrialError(result.error)
-    return result.model, result
 
 
 class DataSearcher(Searcher):

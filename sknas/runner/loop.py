@@ -1,13 +1,12 @@
-"""The search loop: owns the clock and the budget, runs trials, records results.
+"""The search loop: asks the searcher, dispatches trials, records their results, handles Ctrl-C.
 
 The runner asks the searcher for candidates (the space's portfolio first),
 has the evaluator train and score them (in parallel through joblib when
 ``n_jobs`` is set, so that a Dask joblib backend distributes them), tells the
-searcher every result, records it, and keeps the best fitted model. After the
-search it refits the best genotype on all the data when the remaining budget
-allows it (:meth:`Runner.refit_best`), retrains a low-fidelity winner at full
-fidelity (:meth:`Runner.full_fidelity_best`) and builds an ensemble
-(:meth:`Runner.build_ensemble`).
+searcher every result, records it, and keeps the best fitted model. The
+clock is a :class:`~sknas.runner.budget.Budget`; what follows the search
+(full fidelity, refit, ensemble) is :class:`~sknas.runner.post.PostSearch`;
+everything a resumed search needs is :meth:`Runner.state`.
 
 Ctrl-C during :meth:`Runner.run` stops the search: the trials in flight stop
 at their next batch (in worker processes too, through
@@ -22,15 +21,11 @@ A second Ctrl-C aborts.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import itertools
-import math
 import os
 import shutil
 import signal
-import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -40,12 +35,13 @@ from typing import NamedTuple
 import numpy as np
 from joblib import Parallel, delayed
 
-from .evaluation.ensembles import EnsembleClassifier, EnsembleRegressor, best_prefix, ensemble_selection
-from .evaluation.trial import StopSignal
-from .results import SearchResults
-from .search.base import Candidate, result_score
+from ..evaluation.trial import StopSignal
+from ..results import SearchResults
+from ..search.base import Candidate, result_score
+from .budget import Budget
+from .trials import TrialJob, _prepare_process, _run_trial, _WorkerWarmup
 
-__all__ = ["Runner", "SearchAborted"]
+__all__ = ["LibraryEntry", "Runner", "SearchAborted"]
 
 
 class LibraryEntry(NamedTuple):
@@ -59,99 +55,6 @@ class LibraryEntry(NamedTuple):
 
 class SearchAborted(BaseException):
     """A second Ctrl-C: abort the fit (not an ``Exception``, so no trial swallows it)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _TrialClock:
-    """A trial's time limits, turned into its deadline when the trial starts, in the process that runs it.
-
-    A deadline fixed at dispatch would charge the trial with the time its
-    worker spends before it starts (spawning, importing torch, waiting in a
-    Dask queue): the first parallel trials then failed on their deadline.
-    """
-
-    search_deadline: float
-    share: float  # seconds a single trial may take
-    end: float  # the fit's deadline less its margin
-    growth: float | None  # refit cost per trial second (room is left for this trial's own refit)
-
-    def deadline(self, now):
-        deadline = min(self.search_deadline, now + self.share)
-        if self.growth is not None:
-            deadline = min(deadline, now + (self.end - now) / (1.0 + self.growth))
-        return deadline
-
-
-_PROCESS_READY = set()
-
-LOST_AGAIN = ("worker lost while running the trial: its worker died and the scheduler started the trial "
-              "again on another one; it is not run again, as it may be what killed the worker")
-
-
-def _prepare_process(runner_pid):
-    """Once per process that runs trials: what must not be charged to its first trial.
-
-    - The first torch optimizer imports ``torch._dynamo`` (seconds of CPU);
-      done here, before the trial's clock starts.
-    - In a worker process (not the runner's), Ctrl-C is ignored (the usual
-      pool idiom): the runner's process stops the trials through their
-      :class:`~sknas.evaluation.trial.StopSignal`, and an idle loky worker
-      killed by the terminal's Ctrl-C would break the pool and lose the other
-      trials in flight.
-    - In a worker started with ``MALLOC_TRIM_THRESHOLD_`` (Dask's nanny sets
-      65536), glibc no longer adapts its mmap threshold, so every tensor over
-      128 KiB is mapped and unmapped at each batch (100x the page faults;
-      trials about 2x slower). glibc's adaptive ceiling is restored: blocks
-      under 32 MiB come from the heap, which is trimmed above 64 MiB.
-    """
-    key = (os.getpid(), runner_pid)
-    if key in _PROCESS_READY:
-        return
-    _PROCESS_READY.add(key)
-    import torch
-
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
-    if os.getpid() == runner_pid:
-        return
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if ("MALLOC_TRIM_THRESHOLD_" in os.environ and "MALLOC_MMAP_THRESHOLD_" not in os.environ
-            and sys.platform.startswith("linux")):
-        try:
-            mallopt = ctypes.CDLL("libc.so.6").mallopt
-            mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
-            mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
-        except (OSError, AttributeError):  # not glibc
-            pass
-
-
-def _first_attempt(marker):
-    """False when ``marker`` exists: the trial already started once, on a worker that died since."""
-    if marker is None:
-        return True
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
-    except OSError:  # no shared directory (a worker on another machine): cannot tell
-        pass
-    return True
-
-
-def _run_trial(evaluator, candidate, data, clock, seed, index, incumbent_loss, stop=None, marker=None,
-               runner_pid=None):
-    """One trial, in the runner's process or a worker's; returns ``(index, result)``."""
-    from .evaluation.trial import TrialResult
-
-    _prepare_process(os.getpid() if runner_pid is None else runner_pid)
-    if not _first_attempt(marker):
-        return index, TrialResult.failed(LOST_AGAIN)
-    deadline = None if clock is None else clock.deadline(time.time())
-    result = evaluator.evaluate(candidate, data, deadline=deadline, seed=seed, incumbent_loss=incumbent_loss,
-                                stop=stop)
-    if stop is not None and stop.is_set() and result.status == "failed":
-        result.status = "interrupted"  # stopped before its first epoch ended: run it again on resume
-    return index, result
 
 
 class Runner:
@@ -201,28 +104,26 @@ class Runner:
                  n_train=None, n_refit=None, data_fraction=1.0, library_size=0, on_trial=None):
         self.searcher = searcher
         self.evaluator = evaluator
-        self.time_budget = time_budget
+        self.budget = Budget(time_budget, time.time() if start is None else start, trial_share=trial_share,
+                             n_train=n_train, n_refit=n_refit, data_fraction=data_fraction,
+                             ensemble=bool(library_size))
         self.max_trials = max_trials
         self.n_jobs = n_jobs
-        self.start = time.time() if start is None else start
         self.portfolio = list(portfolio)
-        self.trial_share = trial_share
         self.seed = seed
         self.verbose = verbose
         self.accept = accept
         self.reward = reward
-        self.n_train = n_train
-        self.n_refit = n_refit
-        self.data_fraction = data_fraction
         self.library_size = library_size
         self.on_trial = on_trial
         self.results = SearchResults()
         self.best_index = None
         self.best_model = None
         self.best_result = None
-        self.library = []  # (trial, score, predictions, model) of the best trials
+        self.library = []  # LibraryEntry records of the best trials
         self.interrupted = False
         self.progress = None  # a SearchProgress while a verbose search runs, its final state after
+        self.data = None  # the trials' data, from run() until release_data() (post-search needs it)
         self._interruptible = False
         self._stop = None
         self._trial_dir = None
@@ -233,25 +134,20 @@ class Runner:
         self._best_key = None
         self._rng = np.random.default_rng(seed)
         self._n_folds = 1
-        self._refit_interrupted = False
-        self._data = None  # the trials' data while run() searches (size limits are checked on it)
+        self._searching = False  # size limits are checked (on self.data) while run() searches
 
-    # -- the clock -----------------------------------------------------------------
+    # -- the clock (a Budget) ------------------------------------------------------
     @property
-    def deadline(self):
-        return None if self.time_budget is None else self.start + self.time_budget
+    def time_budget(self):
+        return self.budget.time_budget
 
-    def remaining(self):
-        return math.inf if self.deadline is None else self.deadline - time.time()
+    @property
+    def start(self):
+        return self.budget.start
 
-    def _margin(self):
-        return min(1.0, 0.03 * self.time_budget) if self.time_budget is not None else 0.0
-
-    def _search_deadline(self):
-        # Keep a reserve for what follows the search (refit, full fidelity, ensemble).
-        if self.deadline is None:
-            return None
-        return self.deadline - self._margin() - self._reserve()
+    @property
+    def data_fraction(self):
+        return self.budget.data_fraction
 
     @property
     def bagging(self):
@@ -259,41 +155,11 @@ class Runner:
         ``bag=True``): such a model is final as it is, with no refit on all the data."""
         return bool(getattr(self.evaluator, "bag", False)) and self._n_folds > 1
 
-    def _reserve(self):
-        reserve = self._refit_estimate()
-        if self.data_fraction < 1.0 and self.best_result is not None:
-            reserve = max(reserve, min(0.5 * self.time_budget, 1.3 * self.best_result.fit_time / self.data_fraction))
-        if self.library_size and self.best_result is not None:
-            reserve *= 2  # a few ensemble members are refit after the best one
-        return min(reserve, 0.5 * self.time_budget)
-
-    def _refit_estimate(self, safety=1.3, result=None):
-        """Seconds a refit on all the data is expected to take (the current best by default).
-
-        The search reserves this estimate with a safety factor; the refit
-        itself starts when the plain estimate fits (its own deadline still
-        guards the budget).
-        """
-        result = self.best_result if result is None else result
-        if result is None or self.n_refit is None or self.bagging:
-            return 0.0
-        epochs = max(1, result.best_epoch or result.n_epochs)
-        per_epoch = result.fit_time / max(1, result.n_folds) / max(1, result.n_epochs)
-        rows_seen = max(1.0, self.n_train * self.data_fraction)
-        return per_epoch * epochs * (self.n_refit / rows_seen) * safety + 0.1
+    def _search_deadline(self):
+        return self.budget.search_deadline(self.best_result, bagging=self.bagging)
 
     def _trial_clock(self):
-        """The trial's limits; its deadline is fixed when it starts (see :class:`_TrialClock`)."""
-        search_deadline = self._search_deadline()
-        if search_deadline is None:
-            return None
-        growth = None
-        if self.n_refit is not None and self.data_fraction >= 1.0 and not self.bagging:
-            # Leave room for this trial's own refit should it become the best: a trial of t seconds
-            # (over n_folds folds) costs about 1.3 * growth * t / n_folds to refit on all rows.
-            growth = 1.3 * self.n_refit / max(1.0, float(self.n_train)) / self._n_folds
-        return _TrialClock(search_deadline, self.trial_share * self.time_budget,
-                           self.deadline - self._margin(), growth)
+        return self.budget.trial_clock(self.best_result, bagging=self.bagging, n_folds=self._n_folds)
 
     def _trial_deadline(self):
         """The deadline of a trial that would start now."""
@@ -301,12 +167,8 @@ class Runner:
         return None if clock is None else clock.deadline(time.time())
 
     def _time_for_another_trial(self):
-        if self.deadline is None:
-            return True
-        left = self._search_deadline() - time.time()
-        times = [row["fit_time"] for row in self.results.rows]
-        typical = statistics.median(times) if times else 0.0
-        return left > max(0.5, 0.25 * typical)
+        return self.budget.time_for_another_trial(self.best_result, [row["fit_time"] for row in self.results.rows],
+                                                  bagging=self.bagging)
 
     # -- the loop ------------------------------------------------------------------
     def _n_workers(self):
@@ -342,10 +204,10 @@ class Runner:
         (``repaired=True``). A proposal the space cannot shrink enough runs as
         it is and fails before training, as without repair.
         """
-        if self._data is None or not getattr(self.evaluator, "has_size_limits", False):
+        if not self._searching or not getattr(self.evaluator, "has_size_limits", False):
             return candidate
         try:
-            fitted = self.evaluator.fit_limits(candidate.genotype, self._data)
+            fitted = self.evaluator.fit_limits(candidate.genotype, self.data)
         except Exception:  # noqa: BLE001 - the trial itself builds this network and reports the error as a failure
             return candidate
         if fitted is None or fitted == candidate.genotype:
@@ -374,7 +236,7 @@ class Runner:
         """Search until the budget or the trial cap is spent; returns the SearchResults."""
         self.searcher.set_budget(max_epochs=self.evaluator.max_epochs)
         self._n_folds = len(data) if isinstance(data, (list, tuple)) else 1
-        self._data = data
+        self.data, self._searching = data, True
         if getattr(self.searcher, "needs_data", False):
             self.searcher.set_data(data if isinstance(data, (list, tuple)) else [data], self.evaluator,
                                    deadline=self._search_deadline())
@@ -386,11 +248,14 @@ class Runner:
         try:
             with self._interrupt_handler(), self._progress_bar():
                 if n_workers > 1:
-                    self._run_parallel(data, n_workers)
+                    if _WorkerWarmup.applies():  # trials run here while a cold pool starts
+                        self._run_serial(data, until=_WorkerWarmup(n_workers).ready)
+                    if self._can_start():
+                        self._run_parallel(data, n_workers)
                 else:
                     self._run_serial(data)
         finally:
-            self._data = None  # the estimator frees the split before its refit
+            self._searching = False
             if self._trial_dir is not None:
                 shutil.rmtree(self._trial_dir, ignore_errors=True)
                 self._trial_dir = None
@@ -400,6 +265,10 @@ class Runner:
                 RuntimeWarning, stacklevel=2,
             )
         return self.results
+
+    def release_data(self):
+        """Drop the runner's reference to the trials' data (before a refit on all the data)."""
+        self.data = None
 
     def _can_start(self, in_flight=0):
         if self.interrupted:
@@ -413,8 +282,8 @@ class Runner:
         marker = None
         if self._trial_dir is not None:
             marker = os.path.join(self._trial_dir, f"trial-{next(self._trial_keys)}.started")
-        return (self.evaluator, self._scaled(candidate), data, self._trial_clock(), seed, key,
-                self._incumbent_loss(), self._stop, marker, os.getpid())
+        return TrialJob(self.evaluator, self._scaled(candidate), data, self._trial_clock(), seed, key,
+                        self._incumbent_loss(), self._stop, marker, os.getpid())
 
     @contextlib.contextmanager
     def _waiting_for_trials(self):
@@ -426,15 +295,16 @@ class Runner:
         finally:
             self._interruptible = False
 
-    def _run_serial(self, data):
-        while self._can_start():
+    def _run_serial(self, data, until=None):
+        """Trials one after another in the runner's process (until ``until()`` is true, when given)."""
+        while self._can_start() and not (until is not None and until()):
             batch = self._next_candidates(1)
             if not batch:  # the searcher has nothing left to propose
                 break
             job = self._job(batch[0][0], data, 0)
             try:
                 with self._waiting_for_trials():
-                    _, result = _run_trial(*job)
+                    _, result = _run_trial(job)
             except KeyboardInterrupt:  # raised outside skorch's training loop (preprocessing, scoring...)
                 if not self.interrupted:
                     raise
@@ -510,11 +380,11 @@ class Runner:
                 except Exception as exc:  # re-raised by the consumer, once the trials in flight are told
                     self._jobs_error = exc
                     return
-            yield delayed(_run_trial)(*job)
+            yield delayed(_run_trial)(job)
 
     @staticmethod
     def _failed(message, status="failed"):
-        from .evaluation.trial import TrialResult
+        from ..evaluation.trial import TrialResult
 
         return TrialResult(score=None, status=status, error=message)
 
@@ -554,7 +424,7 @@ class Runner:
         if not self.verbose:
             yield
             return
-        from .progress import SearchProgress
+        from ..progress import SearchProgress
 
         self.progress = SearchProgress(self.time_budget, self.max_trials, start=self.start, rows=self.results.rows)
         try:
@@ -614,7 +484,16 @@ class Runner:
     _STATE = ("portfolio", "library", "best_index", "best_result", "best_model", "_best_key")
 
     def state(self):
-        """What a later fit needs to continue this search (picklable).
+        """Everything a later fit needs to continue this search, as one plain dict (what a checkpoint holds).
+
+        Keys: ``rows`` (the results of the complete trials), ``searcher``
+        (with its own state), ``rng`` (the runner's generator), ``portfolio``
+        (entries not yet run), ``library`` (the ensemble library),
+        ``best_index``/``best_result``/``best_model``/``_best_key`` (the best
+        complete trial), ``rerun`` (candidates to run first) and
+        ``reward_targets`` (the reference costs of a scalarized
+        multi-objective reward, fixed by the first trials: a resumed search
+        keeps the reward it had).
 
         Interrupted trials are left out, as if they had never started (as
         after ``kill -9``): their candidates are listed in ``"rerun"`` as
@@ -628,15 +507,15 @@ class Runner:
                 index_of[i] = len(rows)
                 rows.append(dict(row, trial=len(rows)))
         best_index, best_result, best_model, best_key = self._settled
-        out = {
+        return {
             "portfolio": self.portfolio,
             "library": [tuple(entry._replace(trial=index_of[entry.trial])) for entry in self.library],
             "best_index": index_of.get(best_index), "best_result": best_result, "best_model": best_model,
             "_best_key": best_key,
             "rerun": [(c.genotype, c.epochs, c.data_fraction, source) for c, source in self._rerun + self._interrupted],
+            "rows": rows, "searcher": self.searcher, "rng": self._rng.bit_generator.state,
+            "reward_targets": dict(getattr(self.reward, "targets", None) or {}),
         }
-        out.update(rows=rows, searcher=self.searcher, rng=self._rng.bit_generator.state)
-        return out
 
     def restore(self, state):
         """Continue from :meth:`state`: earlier trials count towards ``max_trials``; interrupted ones run again."""
@@ -649,113 +528,9 @@ class Runner:
         self.results.rows = list(state["rows"])
         self.searcher = state["searcher"]
         self._rng.bit_generator.state = state["rng"]
+        if getattr(self.reward, "targets", None) is not None:
+            self.reward.targets = dict(state.get("reward_targets") or {})
         return self
-
-    # -- after the search ----------------------------------------------------------
-    def _refit(self, trial, result, model, X, y):
-        """Refit one trial's genotype on all of ``X, y``; returns ``(model, refitted)``.
-
-        A bag (the fold models of a cross-validated trial) is kept as it is.
-        """
-        if isinstance(model, (EnsembleClassifier, EnsembleRegressor)) or self._refit_interrupted:
-            return model, False  # a bag is final; after a Ctrl-C in a refit, no other member is refit
-        if self.n_refit is None or self._refit_estimate(safety=1.0, result=result) > self.remaining() - self._margin():
-            return model, False
-        row = self.results.rows[trial]
-        epochs = max(1, result.best_epoch or result.n_epochs)
-        horizon = min(row["epochs"] or self.evaluator.max_epochs, self.evaluator.max_epochs)
-        deadline = None if self.deadline is None else self.deadline - min(0.5, 0.02 * self.time_budget)
-        try:
-            refit, completed = self.evaluator.refit(
-                row["genotype"], X, y, epochs=epochs, schedule_epochs=horizon, deadline=deadline, seed=self.seed,
-            )
-        except KeyboardInterrupt:  # Ctrl-C outside skorch's loop (which ends training itself): keep what we have
-            self.interrupted = self._refit_interrupted = True
-            warnings.warn(f"Ctrl-C during the refit of trial {trial} on all the data; keeping the model of its "
-                          "trial.", RuntimeWarning, stacklevel=3)
-            return model, False
-        except Exception as exc:  # the trial's model is a sound fallback
-            warnings.warn(
-                f"Refitting trial {trial} on all the data failed ({type(exc).__name__}: {exc}); "
-                "keeping the model of its trial.", RuntimeWarning, stacklevel=3,
-            )
-            return model, False
-        return (refit, True) if completed else (model, False)
-
-    def refit_best(self, X, y):
-        """Refit the best genotype on all of ``X, y`` if the remaining budget allows it.
-
-        The refit trains for the number of epochs early stopping chose (the
-        best epoch of the trial), with the trial's learning-rate horizon. Its
-        cost is estimated from the trial's own time, scaled by the data
-        growth (the search keeps that much time in reserve); the refit runs
-        only if it fits in the remaining budget, and it is kept only if it
-        completed before the deadline. Otherwise the trial's model (trained
-        on the training part, early-stopped on the validation part) is kept.
-        Returns ``(model, refitted)``.
-        """
-        if self.best_result is None:
-            raise RuntimeError("no successful trial to refit")
-        return self._refit(self.best_index, self.best_result, self.best_model, X, y)
-
-    def full_fidelity_best(self, data):
-        """Retrain a low-fidelity winner on all its training rows, as far as the budget allows.
-
-        The retrained model replaces the low-fidelity one when its
-        validation score is at least as good. Returns True when it did.
-        """
-        if self.data_fraction >= 1.0 or self.best_result is None:
-            return False
-        if self.remaining() - self._margin() < 1.0:
-            return False
-        genotype = self.results.rows[self.best_index]["genotype"]
-        deadline = None if self.deadline is None else self.deadline - self._margin()
-        result = self.evaluator.evaluate(Candidate(genotype), data, deadline=deadline, seed=self.seed)
-        if result.status == "ok" and result.score >= self.best_result.score:
-            trial = self.results.add(Candidate(genotype), result, "full_fidelity")
-            self.best_index, self.best_result, self.best_model = trial, result, result.model
-            result.model = None
-            return True
-        return False
-
-    def build_ensemble(self, size, y_valid, scorer, classes, X, y, best_model=None):
-        """Greedy ensemble selection (Caruana et al. 2004) over the library's validation predictions.
-
-        ``size`` greedy steps with replacement are taken and the prefix
-        with the best validation score is kept (the smallest on a tie), so
-        the ensemble is as large as helps on validation and never scores
-        below its first pick, the single best model. With cross-validation
-        the predictions are out-of-fold and the members are bags (no
-        refit); holdout members are refit on all the data when the budget
-        allows. ``best_model`` (the final model of the best trial, possibly
-        already refit) is reused for that member. Returns ``(model,
-        trials, weights)``, ``model`` being a single member's own model
-        when one member is chosen, or ``None`` when fewer than two trials
-        are in the library or the best trial is not among them.
-        """
-        if len(self.library) < 2:
-            return None
-        if all(entry.trial != self.best_index for entry in self.library):
-            # the best trial has no validation predictions to weigh (a full-fidelity retrain
-            # replaced it): an ensemble without it could only be worse than it on validation
-            return None
-        picks, scores = ensemble_selection([entry.predictions for entry in self.library], y_valid, scorer,
-                                           size, classes)
-        counts, _ = best_prefix(picks, scores)
-        estimators, weights, trials = [], [], []
-        for i, count in counts.items():
-            trial, model = self.library[i].trial, self.library[i].model
-            if trial == self.best_index and best_model is not None:
-                model = best_model
-            else:
-                model, _ = self._refit(trial, _result_of(self.results.rows[trial]), model, X, y)
-            estimators.append(model)
-            weights.append(count)
-            trials.append(trial)
-        if len(estimators) == 1:
-            return estimators[0], trials, weights
-        cls = EnsembleClassifier if classes is not None else EnsembleRegressor
-        return cls(estimators, weights), trials, weights
 
 
 def _as_proposed(candidate):
@@ -765,11 +540,3 @@ def _as_proposed(candidate):
         return candidate
     return dataclasses.replace(candidate, genotype=meta["proposed"],
                                meta=tuple((k, v) for k, v in candidate.meta if k != "proposed"))
-
-
-def _result_of(row):
-    """A minimal result carrying what a refit estimate needs, from a results row."""
-    from .evaluation.trial import TrialResult
-
-    return TrialResult(score=row["score"], fit_time=row["fit_time"], n_epochs=row["n_epochs"],
-                       best_epoch=row["best_epoch"], n_folds=row.get("n_folds", 1))
