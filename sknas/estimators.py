@@ -390,7 +390,6 @@ class BaseAutoNAS(BaseEstimator):
                                  f"search: {exc}") from None
         results = runner.run(data)
         del data  # the runner keeps the split until the post-search frees it before the refit
-        t_search = time.time()
         if priors and state is None:  # the portfolio was the earlier fit's best genotypes
             for row in results.rows:
                 if row["source"] == "portfolio":
@@ -419,7 +418,11 @@ class BaseAutoNAS(BaseEstimator):
         self.n_samples_fit_ = int(X.shape[0])
         self.pareto_front_ = self._pareto_front()
         self.fit_time_ = time.time() - start
-        self.time_spent_ = {"search": t_search - start, **done.times, "total": self.fit_time_}
+        # the parts add up to the fit's time: the search ends where the post-search starts, and the
+        # ensemble part holds what follows the refit
+        spent = {"search": done.started - start, "full_fidelity": done.times["full_fidelity"],
+                 "refit": done.times["refit"]}
+        self.time_spent_ = {**spent, "ensemble": self.fit_time_ - sum(spent.values()), "total": self.fit_time_}
         if self.verbose:
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)

@@ -29,7 +29,8 @@ class FinalModel:
     ``refitted``, else its trial model or bag), ``model`` is what predicts
     (``best`` or an ensemble), ``members`` and ``weights`` the ensemble's
     trials and integer weights (``[best trial], [1]`` without one), and
-    ``times`` the seconds each phase took.
+    ``times`` the seconds each phase took, ``started`` the ``time.time()``
+    when the first phase began.
     """
 
     best: object
@@ -38,6 +39,7 @@ class FinalModel:
     members: list
     weights: list
     times: dict
+    started: float
 
 
 class PostSearch:
@@ -86,7 +88,7 @@ class PostSearch:
             if built is not None:
                 model, members, weights = built
         times = {"full_fidelity": t_full - start, "refit": t_refit - t_full, "ensemble": time.time() - t_refit}
-        return FinalModel(best, refitted, model, members, weights, times)
+        return FinalModel(best, refitted, model, members, weights, times, start)
 
     def _refit(self, trial, result, model, X, y):
         """Refit one trial's genotype on all of ``X, y``; returns ``(model, refitted)``.
