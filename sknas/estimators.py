@@ -522,7 +522,7 @@ class BaseAutoNAS(BaseEstimator):
 
     def _plan_data_fraction(self, n_train):
         """Low fidelity for data too large for the budget: each trial sees at most
-        ``ROWS_PER_BUDGET_SECOND * time_budget`` training rows (the winner is then
+        ``max(2000, ROWS_PER_BUDGET_SECOND * time_budget)`` training rows (the winner is then
         retrained on all of them)."""
         if self.time_budget is None:
             return 1.0

@@ -48,7 +48,7 @@ def test_time_budget_is_honoured_and_refit_fits_in_it(fake_clock):
     runner = make(space, time_budget=150.0, start=time.time(), max_epochs=1000, n_train=len(d.y_train),
                   n_refit=len(y))
     runner.run(d)
-    model, refitted = runner.refit_best(X, y)
+    model, refitted = PostSearch(runner).refit_best(X, y)
     assert fake_clock.now <= 150.0 * 1.1  # the wall-clock bar's slack (the call that finds the deadline passed)
     assert len(runner.results) >= 1 and model.predict(X[:4]).shape == (4,)
     assert runner.results.rows[0]["stop_reason"] == "time_limit"  # 1000 epochs would not fit
