@@ -876,13 +876,17 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
     def _default_scoring(self):
         return "accuracy"
 
-    def _prepare_y(self, y):
+    def _check_labels(self, y):
+        """``y`` is a classification target with no missing or infinite label (a clear ValueError if not)."""
         type_of_target(y, input_name="y", raise_unknown=True)
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
             raise ValueError(f"{type(self).__name__}: y contains NaN or infinity.")
         if y.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
             raise ValueError(f"{type(self).__name__}: y contains missing values (None or NaN).")
         check_classification_targets(y)
+
+    def _prepare_y(self, y):
+        self._check_labels(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(
@@ -994,12 +998,7 @@ class AutoNASClassifier(ClassifierMixin, BaseAutoNAS):
 
     def _check_partial_y(self, y, classes):
         name = type(self).__name__
-        type_of_target(y, input_name="y", raise_unknown=True)
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError(f"{name}: y contains NaN or infinity.")
-        if y.dtype == object and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
-            raise ValueError(f"{name}: y contains missing values (None or NaN).")
-        check_classification_targets(y)
+        self._check_labels(y)
         if classes is not None:
             declared = np.unique(np.asarray(classes))
             if len(declared) != len(self.classes_) or _labels_outside(declared, self.classes_):

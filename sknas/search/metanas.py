@@ -51,6 +51,14 @@ _WRAPPED = ("evolution", "tpe", "random")
 PRIOR_FILE = "metanas_prior.json"
 
 
+def read_package_json(name, path=None):
+    """The JSON file ``path``, or (``path=None``) the package data file ``sknas/data/<name>``."""
+    if path is None:
+        return json.loads(resources.files("sknas").joinpath("data", name).read_text())
+    with open(path) as f:
+        return json.load(f)
+
+
 def meta_features(X, y, task=None):
     """The meta-features of a raw table, as a dict keyed by :data:`META_FEATURES`.
 
@@ -162,12 +170,7 @@ class MetaPrior:
     @classmethod
     def load(cls, path=None):
         """The shipped prior (``sknas/data/metanas_prior.json``), or one saved by :meth:`save` at ``path``."""
-        if path is None:
-            text = resources.files("sknas").joinpath("data", PRIOR_FILE).read_text()
-        else:
-            with open(path) as f:
-                text = f.read()
-        data = json.loads(text)
+        data = read_package_json(PRIOR_FILE, path)
         return cls(data["genotypes"], np.array(data["regret"], dtype=float).T, data["tables"],
                    [[t[name] for name in data["feature_names"]] for t in data["features"]],
                    tuple(data["feature_names"]))

@@ -22,11 +22,11 @@ and ``alpha_init_note_`` says why.
 from __future__ import annotations
 
 import json
-from importlib import resources
 
 import torch
 from sklearn.utils._param_validation import StrOptions
 
+from ..metanas import read_package_json
 from .darts import DARTSSearch
 
 __all__ = ["ALPHA_FILE", "MetaDARTSSearch", "load_alpha0", "reptile_update"]
@@ -55,12 +55,7 @@ def load_alpha0(path=None):
     The file stores each decision's choices as ``[choice, logit]`` pairs, so
     integer choices (widths, skip sources) stay integers.
     """
-    if path is None:
-        text = resources.files("sknas").joinpath("data", ALPHA_FILE).read_text()
-    else:
-        with open(path) as f:
-            text = f.read()
-    data = json.loads(text)
+    data = read_package_json(ALPHA_FILE, path)
     alphas = {name: {c: float(v) for c, v in pairs} for name, pairs in data["alphas"].items()}
     return alphas, {k: v for k, v in data.items() if k != "alphas"}
 
