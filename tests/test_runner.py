@@ -153,18 +153,18 @@ def test_budget_reserves_the_refit_with_one_safety_factor():
     budget = Budget(100.0, start=time.time(), n_train=800, n_refit=1000)
     trial = TrialResult(score=0.9, fit_time=8.0, n_epochs=20, best_epoch=10, n_folds=1)
     plain = budget.refit_estimate(trial, bagging=False, safety=1.0)
-    assert plain == 8.0 / 20 * 10 * (1000 / 800) + 0.1
-    assert budget.refit_estimate(trial, bagging=False) == (plain - 0.1) * SAFETY + 0.1
+    assert plain == pytest.approx(8.0 / 20 * 10 * (1000 / 800) + 0.1)
+    assert budget.refit_estimate(trial, bagging=False) == pytest.approx((plain - 0.1) * SAFETY + 0.1)
     assert budget.reserve(trial, bagging=False) == budget.refit_estimate(trial, bagging=False)
     assert budget.refit_estimate(trial, bagging=True) == 0.0  # a bag is final: no refit to reserve
     # the search stops early enough for the reserve and the margin
-    assert budget.search_deadline(trial, bagging=False) == budget.deadline - budget.margin() - budget.reserve(
-        trial, bagging=False)
+    assert budget.search_deadline(trial, bagging=False) == pytest.approx(
+        budget.deadline - budget.margin() - budget.reserve(trial, bagging=False))
     # a trial's deadline leaves room for its own refit, and never passes the search's deadline
     clock = budget.trial_clock(trial, bagging=False, n_folds=1)
     now = time.time()
-    assert clock.deadline(now) <= budget.search_deadline(trial, bagging=False)
-    assert clock.deadline(now) - now <= (budget.deadline - budget.margin() - now) / (1 + SAFETY * 1000 / 800)
+    assert clock.deadline(now) <= budget.search_deadline(trial, bagging=False) + 1e-6
+    assert clock.deadline(now) - now <= (budget.deadline - budget.margin() - now) / (1 + SAFETY * 1000 / 800) + 1e-6
     assert Budget(None, start=0.0).trial_clock(trial, bagging=False, n_folds=1) is None
 
 
