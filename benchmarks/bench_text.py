@@ -1,6 +1,6 @@
 """A free-text column whose words decide the label: the searched text step against what came before.
 
-The table (:func:`text_frame`): a review of 6-11 words, one or two of which
+The table (:func:`sknas.benchmark.text.text_frame`): a review of 6-11 words, one or two of which
 say whether the label is ``pos`` or ``neg`` (the rest are filler), and three
 numeric columns that carry nothing. ``AutoNASClassifier`` (``time_budget``
 seconds, one seed per repeat) is fitted three ways and scored on held-out rows:
@@ -25,34 +25,13 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
 from sknas import AutoNASClassifier
+from sknas.benchmark.text import text_frame
 from sknas.prep.cleaning import TableCleaner
 from sknas.prep.tabular import AsFloat32, TabularPreprocessor
-
-POS = ["excellent", "great", "love", "perfect", "happy", "recommend"]
-NEG = ["awful", "broken", "hate", "poor", "refund", "disappointed"]
-FILL = ("the a it this product was is arrived box after days week store price color size delivery "
-        "package item order bought used very quite really also my for with and of to in").split()
-
-
-def text_frame(n=600, seed=0):
-    """``(X, y)``: a review whose sentiment words decide ``y``, and three numeric columns of noise."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, n)
-    texts = []
-    for label in labels:
-        words = list(rng.choice(FILL, rng.integers(5, 10)))
-        for word in rng.choice(POS if label else NEG, rng.integers(1, 3), replace=False):
-            words.insert(rng.integers(0, len(words) + 1), word)
-        texts.append(" ".join(words))
-    X = pd.DataFrame({"review": texts, "x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                      "x3": rng.integers(0, 5, n).astype(float)})
-    return X, np.where(labels == 1, "pos", "neg")
-
 
 WAYS = {
     "text step": "auto",

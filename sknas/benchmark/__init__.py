@@ -8,5 +8,7 @@ imports it.
 - :mod:`sknas.benchmark.tabulated`: every dense network of a small space
   trained once on ``load_digits`` (the NAS-Bench-201 idea for tabular data),
   and LCBench-style tables of sampled genotypes of the default ``mlp`` space
-  on real datasets (``TabularBenchmark(dataset=...)``).
+  on real datasets (``TabularBenchmark(dataset=...)``);
+- :mod:`sknas.benchmark.text`: a synthetic table whose free-text column decides
+  the label (``benchmarks/bench_text.py`` and the text-column tests).
 """

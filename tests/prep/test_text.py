@@ -7,31 +7,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
+from sknas.benchmark.text import FILL, text_frame
 from sknas.prep.cleaning import TableCleaner, find_text_columns
 from sknas.prep.tabular import TabularPreprocessor
 from sknas.prep.text import TextEncoder
 from sknas.space.genotype import Genotype
 from sknas.space.pipeline import PipelineSpace
-
-POS = ["excellent", "great", "love", "perfect", "happy", "recommend"]
-NEG = ["awful", "broken", "hate", "poor", "refund", "disappointed"]
-FILL = ("the a it this product was is arrived box after days week store price color size delivery "
-        "package item order bought used very quite really also my for with and of to in").split()
-
-
-def text_frame(n=400, seed=0):
-    """A review whose one or two sentiment words decide the label; three numeric columns of noise."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, n)
-    texts = []
-    for label in labels:
-        words = list(rng.choice(FILL, rng.integers(5, 10)))
-        for word in rng.choice(POS if label else NEG, rng.integers(1, 3), replace=False):
-            words.insert(rng.integers(0, len(words) + 1), word)
-        texts.append(" ".join(words))
-    X = pd.DataFrame({"review": texts, "x1": rng.normal(size=n), "x2": rng.normal(size=n),
-                      "x3": rng.integers(0, 5, n).astype(float)})
-    return X, np.where(labels == 1, "pos", "neg")
 
 
 @pytest.mark.parametrize("method", ["tfidf", "hashing"])
