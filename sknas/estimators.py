@@ -350,15 +350,11 @@ class BaseAutoNAS(BaseEstimator):
             searcher.set_params(meta_features=meta_features(X, y, self._task))
         self.searcher_ = searcher.setup(space, searcher_seed)
         self.space_ = space
-        scorer = check_scoring(self, scoring=self._default_scoring() if self.scoring is None else self.scoring)
+        scorer = self._scorer()
         constraints = dict(self.constraints or {})
         objectives = tuple(self.objectives)
-        evaluator = Evaluator(
-            space, self._task, scorer, max_epochs=self.max_epochs,
-            classes=getattr(self, "classes_", None), preprocessing=self._preprocessing(),
-            n_threads=1, device=self._torch_device(), max_params=constraints.get("params"),
-            max_flops=constraints.get("flops"),
-            keep_predictions=self._ensembling(), prune=self.pruning, bag=self._ensembling(),
+        evaluator = self._make_evaluator(
+            space, scorer, keep_predictions=self._ensembling(), prune=self.pruning, bag=self._ensembling(),
             measure_latency="latency" in objectives or "latency_ms" in constraints,
         )
         self.n_unlabeled_ = 0 if X_unlabeled is None else int(X_unlabeled.shape[0])
@@ -427,6 +423,21 @@ class BaseAutoNAS(BaseEstimator):
             print(f"[sknas] {self.n_trials_} trials in {self.fit_time_:.1f}s; best score {self.best_score_:.4f}"
                   f" (trial {self.best_index_}){'; refit on all data' if self.refit_ else ''}", flush=True)
         return self
+
+    def _scorer(self):
+        """The scorer trials are ranked by: ``scoring``, or the task's default."""
+        return check_scoring(self, scoring=self._default_scoring() if self.scoring is None else self.scoring)
+
+    def _make_evaluator(self, space, scorer, **options):
+        """The Evaluator of a search on ``space`` (the estimator's task, epochs, classes, preprocessing,
+        device and size limits); ``options`` are the search's own (ensembling, pruning, latency) or a
+        caller's (:mod:`sknas.inspect` keeps no models)."""
+        constraints = dict(self.constraints or {})
+        return Evaluator(
+            space, self._task, scorer, max_epochs=self.max_epochs, classes=getattr(self, "classes_", None),
+            preprocessing=self._preprocessing(), n_threads=1, device=self._torch_device(),
+            max_params=constraints.get("params"), max_flops=constraints.get("flops"), **options,
+        )
 
     def _ensembling(self):
         # a cost constraint limits the network that predicts: one network, refit, no bag

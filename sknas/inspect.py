@@ -412,18 +412,7 @@ def _changed(before, after, name):
 def _evaluator(estimator):
     """An Evaluator built the way the estimator built the search's (its space, scorer, epochs, device,
     preprocessing and size limits); it keeps no models."""
-    from sklearn.metrics import check_scoring
-
-    from .evaluation.trainer import Evaluator
-
-    constraints = dict(estimator.constraints or {})
-    scoring = estimator._default_scoring() if estimator.scoring is None else estimator.scoring
-    return Evaluator(
-        estimator.space_, estimator._task, check_scoring(estimator, scoring=scoring),
-        max_epochs=estimator.max_epochs, classes=getattr(estimator, "classes_", None),
-        preprocessing=estimator._preprocessing(), n_threads=1, device=estimator._torch_device(),
-        max_params=constraints.get("params"), max_flops=constraints.get("flops"), keep_model=False,
-    )
+    return estimator._make_evaluator(estimator.space_, estimator._scorer(), keep_model=False)
 
 
 def _validation_data(estimator, X, y, random_state):
