@@ -51,7 +51,6 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = ["SECTIONS", "render_report", "report"]
 
 SECTIONS = ("summary", "leaderboard", "history", "genotype", "learning-curves", "pareto", "time", "data")
-_OBJECTIVE_COLUMNS = {"params": "n_params", "flops": "flops", "latency": "latency_ms"}
 _TIME_PARTS = ("search", "full_fidelity", "refit", "ensemble")
 
 _STYLE = """
@@ -232,17 +231,18 @@ def _learning_curves(est, n_curves=5):
 
 
 def _pareto(est):
+    from .evaluation.objectives import OBJECTIVE_COLUMNS
     from .plotting import plot_pareto_front
 
     objectives = [o for o in est.get_params(deep=False)["objectives"] if o != "score"]
     res = est.search_results_
     parts = []
     for objective in objectives:
-        column = _OBJECTIVE_COLUMNS.get(objective, objective)
+        column = OBJECTIVE_COLUMNS.get(objective, objective)
         parts.append(_plot(lambda ax, c=column: plot_pareto_front(res, x=c, ax=ax),
                            f"Pareto front of score and {column}"))
     front = list(getattr(est, "pareto_front_", []))
-    columns = [_OBJECTIVE_COLUMNS.get(o, o) for o in objectives]
+    columns = [OBJECTIVE_COLUMNS.get(o, o) for o in objectives]
     rows = [[res["trial"][i], _num(res["score"][i]), *(_num(res[c][i], 3) for c in columns), str(res["genotype"][i])]
             for i in front]
     parts.append(f"<p>{len(front)} non-dominated trial(s) (<code>pareto_front_</code>):</p>")
