@@ -1,5 +1,6 @@
 """Ctrl-C (serial, parallel, during cross-validation), resume after it, starved and lost parallel trials."""
 
+import contextlib
 import os
 import pickle
 import signal
@@ -268,6 +269,17 @@ def test_terminal_ctrl_c_reaches_every_process(tmp_path):
     assert "interrupted" in line and "failed" not in line, line
 
 
+@contextlib.contextmanager
+def pythons_ctrl_c():
+    """Python's own Ctrl-C handling (KeyboardInterrupt) inside, whatever an earlier test in this process left
+    installed; the previous handler is restored after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class CtrlCOnAllRows(TransformerMixin, BaseEstimator):
     """A scaler that presses Ctrl-C when it is fit on ``n`` rows or more: the refit on all the data."""
 
@@ -288,13 +300,8 @@ def test_ctrl_c_during_the_refit_keeps_the_trials_model():
     X, y = make_classification(n_samples=1200, n_features=6, random_state=0)  # holdout: the winner is refit
     clf = AutoNASClassifier(max_trials=1, max_epochs=3, ensemble_size=1, preprocessing=CtrlCOnAllRows(1200),
                             **FAST)
-    # Python's own Ctrl-C handling, whatever an earlier test in this process left installed
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.warns(RuntimeWarning, match="Ctrl-C during the refit of trial 0"):
-            clf.fit(X, y)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with pythons_ctrl_c(), pytest.warns(RuntimeWarning, match="Ctrl-C during the refit of trial 0"):
+        clf.fit(X, y)
     assert clf.refit_ is False and clf.ensemble_ is None
     assert clf.search_results_["status"] == ["ok"]
     assert clf.score(X, y) > 0.6
@@ -313,12 +320,8 @@ def test_ctrl_c_during_the_ensemble_keeps_the_best_model(iris):
     throw the whole fit away (KeyboardInterrupt out of ``fit``)."""
     X, y = iris
     clf = AutoNASClassifier(max_trials=3, max_epochs=3, scoring=_ctrl_c_in_the_ensemble, **FAST)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.warns(RuntimeWarning, match="Ctrl-C during the ensemble selection"):
-            clf.fit(X, y)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with pythons_ctrl_c(), pytest.warns(RuntimeWarning, match="Ctrl-C during the ensemble selection"):
+        clf.fit(X, y)
     assert clf.ensemble_ is not None and clf.ensemble_members_ == [clf.best_index_]  # the best trial's bag
     assert clf.search_results_["status"] == ["ok"] * 3
     assert clf.predict(X).shape == y.shape
