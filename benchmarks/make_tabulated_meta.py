@@ -48,9 +48,36 @@ import torch
 
 import sknas
 from sknas.benchmark.tabulated import SCORE_CURVES, meta_genotypes, meta_space, prepare_meta_dataset, train_curves
+from sknas.space.genotype import Genotype
 
 ROOT = Path(__file__).resolve().parents[1]
 META = ROOT.parent / "shared" / "meta"
+
+
+def _stored_genotypes(path):
+    with np.load(path, allow_pickle=False) as npz:
+        return [str(t) for t in npz["genotypes"]], json.loads(str(npz["meta"]))
+
+
+def extended_genotypes(stored, n, seed):
+    """``stored`` (JSON texts, kept in their order) then draws of :func:`meta_genotypes` not among them, up to ``n``.
+
+    For ``--extend``: tables sampled before a change of the space's draws keep
+    their rows; the new rows are the current draws (the portfolio's entries
+    first), skipping any genotype already stored.
+    """
+    out = [Genotype.from_json(t) for t in stored]
+    seen = set(stored)
+    want = n
+    while len(out) < n:
+        for g in meta_genotypes(want, seed=seed):
+            if g.to_json() not in seen:
+                seen.add(g.to_json())
+                out.append(g)
+                if len(out) == n:
+                    break
+        want *= 2
+    return out
 
 
 def _load_existing(path, genotypes, runs, epochs):
@@ -76,6 +103,9 @@ def main(argv=None):
     parser.add_argument("--max-rows", type=int, default=1000)
     parser.add_argument("--save-every", type=int, default=10)
     parser.add_argument("--stop-at", default=None, help="UTC time HH:MM after which no new genotype is started")
+    parser.add_argument("--extend", action="store_true",
+                        help="keep the rows of existing tables (made with earlier draws of the space) and append "
+                             "current draws not among them, up to --n-genotypes")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(META))
@@ -83,6 +113,17 @@ def main(argv=None):
 
     torch.set_num_threads(1)
     genotypes = meta_genotypes(args.n_genotypes, seed=args.genotype_seed)
+    kept = None
+    if args.extend:
+        stored = {name: _stored_genotypes(args.out / f"tabnas_{name}.npz") for name in args.datasets
+                  if (args.out / f"tabnas_{name}.npz").is_file()}
+        prefixes = {tuple(rows) for rows, _ in stored.values()}
+        if len(prefixes) > 1:
+            raise SystemExit("--extend: the existing tables hold different genotypes; extend them one by one.")
+        if prefixes:
+            rows, old_meta = next(iter(stored.values()))
+            kept = (len(rows), old_meta.get("genotypes", ""), old_meta.get("genotypes_note", ""))
+            genotypes = extended_genotypes(rows, args.n_genotypes, args.genotype_seed)
     seeds = list(range(args.runs))
     stop_at = None
     if args.stop_at:
@@ -124,7 +165,11 @@ def main(argv=None):
             "preprocessing": table["info"],
             "training": {"trainer": "sknas.evaluation.trainer.make_net", "hyperparameters": "the genotype's own",
                          "early_stopping": False, "torch_threads": 1},
-            "genotypes": f"sknas.benchmark.tabulated.meta_genotypes(n, seed={args.genotype_seed}), first {done}",
+            "genotypes": (f"sknas.benchmark.tabulated.meta_genotypes(n, seed={args.genotype_seed}), first {done}"
+                          if kept is None else
+                          f"rows 0-{kept[0] - 1}: {kept[1]} ({kept[2]}); rows {kept[0]}-{done - 1}: "
+                          f"make_tabulated_meta.py --extend, draws of meta_genotypes(n, seed={args.genotype_seed}) "
+                          f"of sknas {sknas.__version__} not among the earlier rows"),
             "genotype_seed": args.genotype_seed,
             "n_genotypes": done,
             "failures": table["failures"],
