@@ -53,17 +53,74 @@ META = ROOT.parent / "shared" / "meta"
 
 #: A fixed, spread selection of tables (task, size, string columns), in the order they are taken by --tables N;
 #: 6 of the first 20 have more than 1,000 training rows (a holdout split for sknas), the others are cross-validated.
+#: None of them is among the 8 tabulated tables (``sknas/data/tabnas_*.npz``) the default portfolio was learned
+#: from (``benchmarks/build_portfolio_tables.py``): fishing_mode, gunnels, hmda_deny, medpar_died, olive_oil_area,
+#: quakes_magnitude, saratoga_house_price and vote92 are left out.
 DEFAULT_TABLES = [
     "penguins", "boston_housing", "mroz_lfp", "spam7", "pbc_status", "titanic", "computer_price", "wage2_earnings",
     "hawks_species", "wells_switch", "sat_quantitative", "breast_biopsy", "london_exam", "galton_height",
     "commute_mode", "kershaw_pitch_type", "jobs_depression", "pima_diabetes", "arrests_released",
-    "windsor_house_price", "vote92", "quakes_magnitude", "help_substance", "gestation_birth_weight",
-    "fishing_mode", "nc_birth_weight", "medpar_died", "saratoga_house_price", "gunnels", "beps_vote",
+    "windsor_house_price", "help_substance", "gestation_birth_weight", "nc_birth_weight", "beps_vote",
     "loan_approval", "gapminder_life_exp", "contraception_use", "forbes2000_market_value", "chile_vote",
+    "math_placement",
 ]
+#: The tables the default portfolio was built on: never judged here.
+PORTFOLIO_TABLES = ("fishing_mode", "gunnels", "hmda_deny", "medpar_died", "olive_oil_area", "quakes_magnitude",
+                    "saratoga_house_price", "vote92")
 
 SKNAS_MODELS = ("sknas", "sknas single", "sknas before")
 BASELINES = ("HistGradientBoosting", "LightGBM", "CatBoost", "MLP")
+#: Optional extras, each fit in a subprocess of the Python given by ``--python MODEL=PATH`` (default: this one),
+#: so that each can live in its own environment (AutoGluon pins its own versions): the module that must import.
+EXTERNAL = {"AutoGluon": "autogluon.tabular", "RealMLP-TD": "pytabkit", "TabM-D": "pytabkit"}
+
+_EXTERNAL_FIT = r"""
+import json, sys, tempfile, time, warnings
+warnings.filterwarnings("ignore")
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from bench_quality_real import _as_categories, _split
+from sklearn.metrics import accuracy_score, log_loss, r2_score
+model_name, name, split, budget = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+X_tr, X_te, y_tr, y_te, task = _split(name, split)
+classification = task != "regression"
+start = time.time()
+if model_name == "AutoGluon":
+    from autogluon.tabular import TabularPredictor
+    label = "__target__"
+    predictor = TabularPredictor(label=label, problem_type=task, path=tempfile.mkdtemp(prefix="ag_"), verbosity=0,
+                                 eval_metric="accuracy" if classification else "r2")
+    predictor.fit(X_tr.assign(**{label: np.asarray(y_tr)}), time_limit=budget, num_cpus=1, num_gpus=0)
+    fit_time = time.time() - start
+    pred = predictor.predict(X_te)
+    proba = predictor.predict_proba(X_te) if classification else None
+    classes = list(proba.columns) if classification else None
+    proba = proba.to_numpy() if classification else None
+else:
+    import torch
+    torch.set_num_threads(1)
+    from pytabkit import RealMLP_TD_Classifier, RealMLP_TD_Regressor, TabM_D_Classifier, TabM_D_Regressor
+    cls = {("RealMLP-TD", True): RealMLP_TD_Classifier, ("RealMLP-TD", False): RealMLP_TD_Regressor,
+           ("TabM-D", True): TabM_D_Classifier, ("TabM-D", False): TabM_D_Regressor}[model_name, classification]
+    X_tr, X_te, cats = _as_categories(X_tr, X_te)
+    for c in X_tr.columns:  # pytabkit refuses missing numbers: the training median, its only preparation here
+        if c not in cats and X_tr[c].isna().any() | X_te[c].isna().any():
+            median = X_tr[c].median()
+            X_tr[c], X_te[c] = X_tr[c].fillna(median), X_te[c].fillna(median)
+    model = cls(random_state=split, n_threads=1, device="cpu", verbosity=0)
+    model.fit(X_tr, np.asarray(y_tr))
+    fit_time = time.time() - start
+    pred = model.predict(X_te)
+    proba = model.predict_proba(X_te) if classification else None
+    classes = list(model.classes_) if classification else None
+out = {"fit_time": fit_time}
+if classification:
+    out["score"] = float(accuracy_score(np.asarray(y_te), np.asarray(pred)))
+    out["log_loss"] = float(log_loss(np.asarray(y_te), proba, labels=classes))
+else:
+    out["score"] = float(r2_score(np.asarray(y_te, dtype=float), np.asarray(pred, dtype=float)))
+print("RESULT " + json.dumps(out))
+"""
 
 _SKNAS_FIT = r"""
 import json, sys, time, warnings
@@ -172,6 +229,17 @@ def fit_one(name, split, model_name, args):
             if not lines:
                 raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no result")
             row.update(json.loads(lines[-1][len("RESULT "):]))
+        elif model_name in EXTERNAL:
+            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+            proc = subprocess.run([args.pythons.get(model_name, sys.executable), "-c", _EXTERNAL_FIT,
+                                   str(Path(__file__).resolve().parent), model_name, name, str(split),
+                                   str(args.time_budget)],
+                                  cwd="/tmp", env=env, capture_output=True, text=True,
+                                  timeout=10 * args.time_budget + 600)
+            lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+            if not lines:
+                raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no result")
+            row.update(json.loads(lines[-1][len("RESULT "):]))
         else:
             X_tr, X_te, y_tr, y_te, task = _split(name, split)
             classification = task != "regression"
@@ -226,10 +294,11 @@ def summarize(frame, args):
     if len(cls):
         ll_rank = cls.groupby(["dataset", "split"])["log_loss"].rank(ascending=True, na_option="bottom")
         table["log_loss_rank"] = cls.assign(r=ll_rank).groupby("model")["r"].mean()
-    over = frame[frame["model"].isin(SKNAS_MODELS)]
-    if len(over) and "n_trials" in over:
+    over = frame[frame["model"].isin(SKNAS_MODELS + ("AutoGluon",))]  # the models given the time budget
+    if len(over):
         table["max_overrun_%"] = (100 * (over.groupby("model")["fit_time"].max() / args.time_budget - 1)).round(1)
-        table["mean_trials"] = over.groupby("model")["n_trials"].mean()
+    if "n_trials" in frame:
+        table["mean_trials"] = frame[frame["model"].isin(SKNAS_MODELS)].groupby("model")["n_trials"].mean()
     table = table.sort_values("mean_rank")
     by_kind = []
     for key in ("size", "columns", "task"):
@@ -250,9 +319,13 @@ def main():
     parser.add_argument("--before", help="path of another sknas checkout: adds the 'sknas before' model")
     parser.add_argument("--n-jobs", type=int, default=2, help="fits side by side (one core each)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality_real"))
+    parser.add_argument("--python", action="append", default=[], metavar="MODEL=PATH",
+                        help="the Python to fit an optional extra with (AutoGluon, RealMLP-TD, TabM-D), e.g. "
+                             "AutoGluon=../venv-ag/bin/python; default: this one")
     parser.add_argument("--add", nargs="*", default=[],
                         help="CSV files of earlier runs (other models, same tables and splits) to rank together")
     args = parser.parse_args()
+    args.pythons = dict(item.split("=", 1) for item in args.python)
     tables = DEFAULT_TABLES[:int(args.tables)] if args.tables.isdigit() else args.tables.split(",")
     models = args.models or ["sknas", "sknas single"] + (["sknas before"] if args.before else []) + list(BASELINES)
     available = []
@@ -263,10 +336,16 @@ def main():
             except ImportError:
                 print(f"{m} is not installed (pip install {m.lower()}): skipped")
                 continue
+        if m in EXTERNAL:
+            python = args.pythons.get(m, sys.executable)
+            found = subprocess.run([python, "-c", f"import {EXTERNAL[m]}"], capture_output=True).returncode == 0
+            if not found:
+                print(f"{m}: {EXTERNAL[m]} does not import in {python}: skipped")
+                continue
         available.append(m)
     tasks = [(name, split, m) for name in tables for split in range(args.splits) for m in available]
     # the slow (sknas) fits first, so that the quick baselines fill the gaps at the end
-    tasks.sort(key=lambda t: t[2] not in SKNAS_MODELS)
+    tasks.sort(key=lambda t: t[2] not in SKNAS_MODELS + tuple(EXTERNAL))
     rows = Parallel(n_jobs=args.n_jobs, backend="threading")(delayed(fit_one)(*t, args) for t in tasks)
     frame = pd.concat([pd.DataFrame(rows)] + [pd.read_csv(path) for path in args.add], ignore_index=True)
     frame["error"] = frame["error"].astype(object).fillna("")
@@ -276,6 +355,7 @@ def main():
     cmd = (f"python benchmarks/bench_quality_real.py --time-budget {args.time_budget:g} --splits {args.splits} "
            f"--tables {args.tables} --n-jobs {args.n_jobs}" + (" --before PATH" if args.before else "")
            + (" --models " + " ".join(repr(m) if " " in m else m for m in args.models) if args.models else "")
+           + "".join(f" --python {m}=PATH" for m in args.pythons)
            + (" --add " + " ".join(args.add) if args.add else ""))
     text = (f"# Quality on real tables\n\n`{cmd}`\n\n{len(tables)} tables of `../shared/meta` x {args.splits} "
             f"split(s), 75/25, raw frames; 2-core machine, {args.n_jobs} fit(s) at a time, one core each. "
