@@ -12,9 +12,21 @@ classifiers. Models, each on one core:
   under 1,000 rows, the refit winner above);
 - ``sknas before``: the defaults of another checkout (``--before PATH``,
   e.g. a ``git worktree`` of an earlier commit), for a before/after table;
+- ``sknas bag3``: 3-fold bags whatever the number of rows (the default
+  scores trials on a holdout share from 1,000 rows on and refits the
+  winner): the bag-or-refit question on the larger tables;
 - ``HistGradientBoosting`` (categorical columns as categories), and, when
   installed, ``LightGBM`` and ``CatBoost`` defaults;
-- ``MLP``: sklearn's MLP after imputation, scaling and one-hot encoding.
+- ``MLP``: sklearn's MLP after imputation, scaling and one-hot encoding;
+- optional extras, skipped when they do not import: ``AutoGluon``
+  (``pip install "autogluon.tabular[lightgbm,catboost,xgboost,fastai]"
+  torch==2.13.0``; ``TabularPredictor`` defaults, ``time_limit`` =
+  ``--time-budget``, ``num_cpus=1``), ``RealMLP-TD`` and ``TabM-D``
+  (``pip install pytabkit torch==2.13.0``; pytabkit's tuned defaults on one
+  thread, categorical columns as categories, missing numbers replaced by
+  the training median, which pytabkit requires). Each is fit in a
+  subprocess of the Python given by ``--python MODEL=PATH`` (e.g. a
+  separate virtual environment: AutoGluon pins its own versions).
 
 sknas fits run in a subprocess each (the checkout on its ``PYTHONPATH``), so
 two of them side by side (``--n-jobs 2``) each get one core, as the
@@ -28,7 +40,10 @@ regression.
     python benchmarks/bench_quality_real.py --time-budget 60 --splits 1 --tables 12 --n-jobs 2 \\
         [--before ../wt-before] [--models sknas "sknas single" HistGradientBoosting] [--add earlier.csv]
 
-Writes benchmarks/results/quality_real.md and quality_real.csv.
+Writes benchmarks/results/quality_real.md and quality_real.csv. ``--report
+A.csv B.csv ...`` fits nothing: it ranks the rows of earlier runs together,
+first the models present on every (table, split), then, on each split where
+other models ran too, all the models of that split.
 """
 
 from __future__ import annotations
@@ -68,7 +83,11 @@ DEFAULT_TABLES = [
 PORTFOLIO_TABLES = ("fishing_mode", "gunnels", "hmda_deny", "medpar_died", "olive_oil_area", "quakes_magnitude",
                     "saratoga_house_price", "vote92")
 
-SKNAS_MODELS = ("sknas", "sknas single", "sknas before")
+SKNAS_MODELS = ("sknas", "sknas single", "sknas before", "sknas bag3")
+#: The constructor parameters of each sknas model ('sknas bag3': 3-fold bags even on tables of 1,000 rows or more,
+#: where the default scores on a holdout share and refits the winner; the bag-or-refit question of issue 17).
+SKNAS_PARAMS = {"sknas single": {"ensemble_size": 1},
+                "sknas bag3": {"validation_fraction": 1 / 3, "_cv_max_samples": 10 ** 9}}
 BASELINES = ("HistGradientBoosting", "LightGBM", "CatBoost", "MLP")
 #: Optional extras, each fit in a subprocess of the Python given by ``--python MODEL=PATH`` (default: this one),
 #: so that each can live in its own environment (AutoGluon pins its own versions): the module that must import.
@@ -129,6 +148,9 @@ sys.path.insert(0, sys.argv[1])
 from bench_quality_real import _split  # the split every model of this benchmark gets
 from sknas import AutoNASClassifier, AutoNASRegressor
 name, split, budget, params = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5])
+if "_cv_max_samples" in params:  # 'sknas bag3': cross-validate (and bag) whatever the number of rows
+    import sknas.estimators
+    sknas.estimators.CV_MAX_SAMPLES = params.pop("_cv_max_samples")
 X_tr, X_te, y_tr, y_te, task = _split(name, split)
 classification = task != "regression"
 cls = AutoNASClassifier if classification else AutoNASRegressor
@@ -218,7 +240,7 @@ def fit_one(name, split, model_name, args):
     try:
         if model_name in SKNAS_MODELS:
             checkout = Path(args.before).resolve() if model_name == "sknas before" else ROOT
-            params = {"ensemble_size": 1} if model_name == "sknas single" else {}
+            params = SKNAS_PARAMS.get(model_name, {})
             env = dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1")
             proc = subprocess.run([sys.executable, "-c", _SKNAS_FIT, str(Path(__file__).resolve().parent), name,
                                    str(split),
@@ -310,6 +332,42 @@ def summarize(frame, args):
     return table, by_kind, per_table
 
 
+def _section(frame, args, title):
+    table, by_kind, per_table = summarize(frame, args)
+    n_tables, splits = frame["dataset"].nunique(), sorted(frame["split"].unique())
+    return (f"## {title}\n\n{n_tables} tables x split(s) {', '.join(map(str, splits))}; models: "
+            f"{', '.join(table.index)}.\n\n{table.to_markdown(floatfmt='.3f')}\n\n### Mean rank by kind of table\n\n"
+            f"{by_kind.to_markdown(floatfmt='.2f')}\n\n### Mean test score per table\n\n"
+            f"{per_table.to_markdown(floatfmt='.4f')}\n\n")
+
+
+def report(args):
+    """Rank earlier runs' rows together: the models on every (table, split), then each split's models."""
+    frame = pd.concat([pd.read_csv(path) for path in args.report], ignore_index=True)
+    frame["error"] = frame["error"].astype(object).fillna("")
+    frame = frame.drop_duplicates(["dataset", "split", "model"], keep="last")
+    cells = frame.groupby(["dataset", "split"]).ngroups
+    complete = [m for m, rows in frame.groupby("model") if len(rows) == cells]
+    text = (f"# Quality on real tables\n\n`python benchmarks/bench_quality_real.py --report "
+            f"{' '.join(args.report)}`\n\n")
+    text += _section(frame[frame["model"].isin(complete)], args, "Every table and split")
+    for split, part in frame.groupby("split"):
+        tables = part["dataset"].nunique()
+        models = [m for m, rows in part.groupby("model") if rows["dataset"].nunique() == tables]
+        if set(models) != set(complete):
+            text += _section(part[part["model"].isin(models)], args, f"Split {split}, every model run on it")
+    partial = [m for m in frame["model"].unique() if m not in complete]
+    for m in partial:  # a model run on some tables only (e.g. 'sknas bag3' on the larger ones)
+        part = frame[frame["model"] == m]
+        keys = set(zip(part["dataset"], part["split"]))
+        if len(keys) < frame[frame["split"].isin(part["split"].unique())].groupby(["dataset", "split"]).ngroups:
+            sub = frame[[k in keys for k in zip(frame["dataset"], frame["split"])]]
+            sub = sub[sub["model"].isin(complete + [m])]
+            text += _section(sub, args, f"The tables '{m}' ran on")
+    Path(args.out + ".md").write_text(text)
+    print(text)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--time-budget", type=float, default=60.0)
@@ -324,7 +382,11 @@ def main():
                              "AutoGluon=../venv-ag/bin/python; default: this one")
     parser.add_argument("--add", nargs="*", default=[],
                         help="CSV files of earlier runs (other models, same tables and splits) to rank together")
+    parser.add_argument("--report", nargs="+", default=None, metavar="CSV",
+                        help="fit nothing: rank the rows of these earlier runs together (see the docstring)")
     args = parser.parse_args()
+    if args.report:
+        return report(args)
     args.pythons = dict(item.split("=", 1) for item in args.python)
     tables = DEFAULT_TABLES[:int(args.tables)] if args.tables.isdigit() else args.tables.split(",")
     models = args.models or ["sknas", "sknas single"] + (["sknas before"] if args.before else []) + list(BASELINES)

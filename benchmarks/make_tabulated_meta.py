@@ -67,17 +67,21 @@ def extended_genotypes(stored, n, seed):
     first), skipping any genotype already stored.
     """
     out = [Genotype.from_json(t) for t in stored]
-    seen = set(stored)
+    seen = {_canonical(g) for g in out}  # the same genotype may have been written with its keys in another order
     want = n
     while len(out) < n:
         for g in meta_genotypes(want, seed=seed):
-            if g.to_json() not in seen:
-                seen.add(g.to_json())
+            if _canonical(g) not in seen:
+                seen.add(_canonical(g))
                 out.append(g)
                 if len(out) == n:
                     break
         want *= 2
     return out
+
+
+def _canonical(genotype):
+    return json.dumps(dict(genotype), sort_keys=True)
 
 
 def _load_existing(path, genotypes, runs, epochs):
@@ -167,7 +171,8 @@ def main(argv=None):
                          "early_stopping": False, "torch_threads": 1},
             "genotypes": (f"sknas.benchmark.tabulated.meta_genotypes(n, seed={args.genotype_seed}), first {done}"
                           if kept is None else
-                          f"rows 0-{kept[0] - 1}: {kept[1]} ({kept[2]}); rows {kept[0]}-{done - 1}: "
+                          f"rows 0-{kept[0] - 1}: {kept[1]}" + (f" ({kept[2]})" if kept[2] else "")
+                          + f"; rows {kept[0]}-{done - 1}: "
                           f"make_tabulated_meta.py --extend, draws of meta_genotypes(n, seed={args.genotype_seed}) "
                           f"of sknas {sknas.__version__} not among the earlier rows"),
             "genotype_seed": args.genotype_seed,
