@@ -48,6 +48,41 @@ def test_greedy_ties_go_to_the_cheaper_candidate():
         greedy_portfolio(regret, 0)
 
 
+def test_time_aware_construction_prefers_what_fits_in_the_budget():
+    # candidate 0 is the best on both datasets but takes 10 s there; candidate 1 is slightly worse and takes 1 s
+    regret = np.array([[0.0, 0.0], [0.1, 0.1], [1.0, 1.0]])
+    cost = np.array([[10.0, 10.0], [1.0, 1.0], [0.5, 0.5]])
+    assert greedy_portfolio(regret, 1) == [0]  # no budget: the old choice
+    assert greedy_portfolio(regret, 1, cost=cost.mean(axis=1)) == [0]
+    assert greedy_portfolio(regret, 1, cost=cost, budget=5.0) == [1]  # 10 s cannot run in 5 s
+    assert greedy_portfolio(regret, 1, cost=cost, budget=10.0) == [0]  # it can in 10 s
+    # the budget is per dataset: room for the expensive one on the second dataset only
+    assert greedy_portfolio(regret, 2, cost=cost, budget=[5.0, 12.0]) == [1, 0]
+
+
+def test_time_aware_construction_counts_the_cost_of_the_entries_before():
+    # after candidate 1 (3 s), candidate 2 (4 s) no longer fits a 6 s budget although alone it would,
+    # and it complements 1 better than 0 does: 0 (3 s) is taken instead
+    regret = np.array([[0.5, 0.5], [0.0, 0.8], [1.0, 0.0], [0.6, 0.6]])
+    cost = np.array([[3.0, 3.0], [3.0, 3.0], [4.0, 4.0], [3.0, 3.0]])
+    assert greedy_portfolio(regret, 2) == [1, 2]
+    assert greedy_portfolio(regret, 2, cost=cost, budget=6.0) == [1, 0]
+    assert greedy_portfolio(regret, 2, cost=cost, budget=7.0) == [1, 2]
+    # a fixed first entry counts as chosen and takes its share of the budget
+    assert greedy_portfolio(regret, 1, cost=cost, budget=6.0, start=[1]) == [0]
+    assert greedy_portfolio(regret, 1, cost=cost, budget=7.0, start=[2]) == [1]  # 4 s + 3 s fit in 7 s
+    # in 6 s nothing fits after the 4 s start, so no candidate lowers the regret: the tie goes to the cheapest
+    assert greedy_portfolio(regret, 1, cost=cost * [[1], [1.5], [1], [1]], budget=6.0, start=[2]) == [0]
+    with pytest.raises(ValueError, match="cost"):
+        greedy_portfolio(regret, 1, budget=6.0)
+    with pytest.raises(ValueError, match="shape"):
+        greedy_portfolio(regret, 1, cost=np.ones((4, 3)), budget=6.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        greedy_portfolio(regret, 1, cost=-cost, budget=6.0)
+    with pytest.raises(ValueError, match="start"):
+        greedy_portfolio(regret, 1, start=[7])
+
+
 def _space(task, arch=None, pipeline=True, **training):
     return JointSpace(arch=arch if arch is not None else MLPSpace(), training=TrainingSpace(task=task, **training),
                       pipeline=PipelineSpace(task=task) if pipeline else None)
