@@ -63,7 +63,10 @@ def greedy_portfolio(regret, size, cost=None, budget=None, start=()):
     budget; an entry that does not fit ends the run there (costs are
     non-negative, so no later entry fits either). On a dataset where no
     entry fits yet, the portfolio's regret is the worst candidate's there.
-    Ties then go to the candidate with the lower mean cost.
+    Ties (e.g. once the budget is spent everywhere, when no candidate lowers
+    the regret within it) go to the candidate that lowers the regret most
+    without the budget (the entries after the budget serve longer searches),
+    then to the one with the lower mean cost.
 
     ``start``: indices already at the head of the portfolio (e.g. a
     hand-picked entry that always runs first); they count as chosen, take
@@ -102,6 +105,7 @@ def greedy_portfolio(regret, size, cost=None, budget=None, start=()):
         tie_cost = run_cost.mean(axis=1)
         current = np.nanmax(regret, axis=0)  # nothing has run yet: the worst candidate's regret
     spent = np.zeros(d)
+    unbudgeted_current = regret[start].min(axis=0) if start else np.full(d, np.inf)
     for i in start:
         fits = spent + run_cost[i] <= budget
         current = np.where(fits, np.minimum(current, regret[i]), current)
@@ -112,9 +116,11 @@ def greedy_portfolio(regret, size, cost=None, budget=None, start=()):
         fits = spent[None, :] + run_cost <= budget[None, :]
         value = np.where(fits, np.minimum(current[None, :], regret), current[None, :]).mean(axis=1)
         value[taken] = np.inf
-        pick = int(np.lexsort((np.arange(len(value)), tie_cost, value))[0])
+        unbudgeted = np.minimum(unbudgeted_current[None, :], regret).mean(axis=1)
+        pick = int(np.lexsort((np.arange(len(value)), tie_cost, unbudgeted, value))[0])
         chosen.append(pick)
         taken.append(pick)
         current = np.where(fits[pick], np.minimum(current, regret[pick]), current)
+        unbudgeted_current = np.minimum(unbudgeted_current, regret[pick])
         spent = spent + run_cost[pick]
     return chosen

@@ -71,8 +71,9 @@ def test_time_aware_construction_counts_the_cost_of_the_entries_before():
     # a fixed first entry counts as chosen and takes its share of the budget
     assert greedy_portfolio(regret, 1, cost=cost, budget=6.0, start=[1]) == [0]
     assert greedy_portfolio(regret, 1, cost=cost, budget=7.0, start=[2]) == [1]  # 4 s + 3 s fit in 7 s
-    # in 6 s nothing fits after the 4 s start, so no candidate lowers the regret: the tie goes to the cheapest
-    assert greedy_portfolio(regret, 1, cost=cost * [[1], [1.5], [1], [1]], budget=6.0, start=[2]) == [0]
+    # after a 3 s start and candidate 1, candidate 0 no longer fits 6 s either: nothing lowers the regret
+    # within the budget, and the tie goes to what lowers it most without the budget (for longer searches)
+    assert greedy_portfolio(regret, 2, cost=cost, budget=6.0, start=[3]) == [1, 2]
     with pytest.raises(ValueError, match="cost"):
         greedy_portfolio(regret, 1, budget=6.0)
     with pytest.raises(ValueError, match="shape"):
@@ -120,7 +121,12 @@ def test_the_linear_entry_keeps_the_settings_a_customised_part_allows():
 def test_a_customised_space_keeps_the_entries_it_can_hold_and_falls_back_to_its_own():
     narrow = _space("classification", arch=MLPSpace(max_blocks=1, activations=("relu",)), pipeline=False)
     entries = narrow.portfolio()
-    assert entries[0]["n_blocks"] == 0 and all(g["act_0"] == "relu" for g in entries[1:])
+    assert entries[0]["n_blocks"] == 0
+    # the shipped entries it holds are kept (at most one block, relu only; a linear entry has no activation),
+    # the others (silu, two blocks) are left out
+    assert all(g["n_blocks"] <= 1 and g.get("act_0", "relu") == "relu" for g in entries[1:])
+    assert 1 < len(entries) < 1 + len(_shipped_portfolio()["entries"])
+    assert all(narrow.validate(g) == g for g in entries)
     # nothing of the shipped portfolio fits a ResNet space: its hand-picked portfolio is used
     resnet = _space("classification", arch=ResNetSpace())
     assert resnet.portfolio() == resnet.hand_portfolio()
