@@ -10,8 +10,10 @@ Robust AutoDL", TPAMI, section 3.2) build theirs greedily: starting from an
 empty portfolio, repeatedly append the candidate that most lowers the
 mean, over the meta-datasets, of the portfolio's best (lowest) regret.
 
-``benchmarks/build_portfolio.py`` runs the meta-benchmark and writes the
-shipped portfolio (``sknas/data/portfolio.json``) with these functions.
+``benchmarks/build_portfolio_tables.py`` builds the shipped portfolio
+(``sknas/data/portfolio.json``) with these functions from the tabulated
+real tables, time-aware; ``benchmarks/build_portfolio.py`` is the older
+builder over bundled and synthetic datasets.
 """
 
 from __future__ import annotations
