@@ -130,7 +130,9 @@ def main(argv=None):
                         help="the budget on each table, in median genotype costs there")
     parser.add_argument("--start-row", type=int, default=0, help="the row of the linear genotype that runs first")
     parser.add_argument("--current", type=int, default=5,
-                        help="how many first rows are the previous portfolio (the linear one included)")
+                        help="how many first rows are the previous portfolio (the linear one included): "
+                             "true of tables made, or extended with --extend, from those made before the "
+                             "portfolio changed (make_tabulated_meta.py puts the current portfolio first)")
     parser.add_argument("--write-portfolio", action="store_true", help=f"write {OUT_JSON.relative_to(ROOT)}")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "portfolio_tables.md")
     args = parser.parse_args(argv)
