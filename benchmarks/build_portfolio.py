@@ -1,4 +1,9 @@
-"""Build the default portfolio from a meta-benchmark, by greedy portfolio construction.
+"""Build a portfolio from a meta-benchmark of bundled and synthetic datasets, by greedy portfolio construction.
+
+The older builder: the shipped default portfolio now comes from
+``benchmarks/build_portfolio_tables.py`` (time-aware construction over the
+tabulated real tables). Running this script still overwrites
+``sknas/data/portfolio.json`` with its own portfolio.
 
 The portfolio is the short, ordered list of configurations every search
 tries first (``JointSpace.portfolio``). It is chosen the way Auto-sklearn 2.0

@@ -164,9 +164,10 @@ def test_params_constraint_and_pareto_front(iris):
                             **dict(FAST, max_trials=10)).fit(X, y)
     res = clf.search_results_
     assert res["n_params"][clf.best_index_] <= 20_000
-    # the linear model leads the portfolio and fits; the large portfolio networks are shrunk to fit before training
+    # the linear model leads the portfolio and fits; networks over the limit (the random draws: the prior's
+    # networks are mostly large; the shipped portfolio's learned entries are small) are shrunk to fit before training
     assert res["status"][0] == "ok" and res["n_params"][0] < 100 and not res["repaired"][0]
-    assert res["status"][1] == "ok" and res["repaired"][1]
+    assert any(res["status"][i] == "ok" and res["repaired"][i] for i in range(10))
     ok = [i for i in range(10) if res["status"][i] == "ok"]
     assert ok and all(res["n_params"][i] <= 20_000 for i in ok)
     for i in clf.pareto_front_:

@@ -73,6 +73,7 @@ def torch_onnx_model(module, n_inputs, opset):
 
 def inline_model(g, model, input_name):
     """Copy the nodes and initializers of a one-input, one-output ONNX model into the graph."""
+    import onnx
     from onnx import helper, numpy_helper
 
     graph = model.graph
@@ -88,10 +89,20 @@ def inline_model(g, model, input_name):
         if any(a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute):
             raise ValueError(f"the exported network has a control-flow node ({node.op_type}); not supported.")
         inputs = []
-        for name in node.input:
+        for position, name in enumerate(node.input):
             if name not in names:
                 raise ValueError(f"the exported network's node {node.name!r} reads an unknown value {name!r}.")
+            if not name and node.op_type == "Clip" and any(node.input[position + 1:]):
+                # an absent bound before a present one (torch's clamp(max=...)): skl2onnx's topological sort
+                # takes the empty name for a missing value, so the bound becomes an infinite constant
+                # (the exported networks are float32)
+                bound = g.name("unbounded")
+                g.container.add_initializer(bound, onnx.TensorProto.FLOAT, [], [-np.inf if position == 1 else np.inf])
+                inputs.append(bound)
+                continue
             inputs.append(names[name])
+        while inputs and not inputs[-1]:
+            inputs.pop()  # absent trailing optional inputs can be left out
         outputs = []
         for name in node.output:
             names[name] = g.name("t") if name else ""

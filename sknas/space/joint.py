@@ -75,8 +75,9 @@ class JointSpace(SearchSpace):
 
         When the architecture part is one the shipped meta-benchmark portfolio
         was built for (``sknas/data/portfolio.json``, made by
-        ``benchmarks/build_portfolio.py`` with greedy portfolio construction,
-        Feurer et al. 2022), its entries come first, adapted to this space:
+        ``benchmarks/build_portfolio_tables.py`` with time-aware greedy
+        portfolio construction, Feurer et al. 2022), its entries come first,
+        adapted to this space:
         keys this space lacks are dropped, keys it has and an entry lacks take
         the hand-picked default's value, and an entry that is still not a
         valid genotype of this space (e.g. deeper than a customised

@@ -163,9 +163,12 @@ class DataSearcher(Searcher):
     What :class:`OneShotSearcher` and :class:`~sknas.search.morphism.MorphismSearch`
     share: the data hook (:meth:`set_data` keeps the data, which is never
     pickled), the architecture part of a (joint) space, and the state set
-    up by :meth:`_start_search`: the base genotype ``base_`` (the space's
-    first portfolio entry with hidden blocks, as a linear model has no
-    network to share or morph; else a random genotype), the rows recorded
+    up by :meth:`_start_search`: the base genotype ``base_`` (the first
+    entry with hidden blocks of the space's hand-picked portfolio,
+    ``hand_portfolio`` where the space has one, as a linear model has no
+    network to share or morph and the shipped learned portfolio's entries
+    are small networks that leave a supernet no depth to search; else a
+    random genotype), the rows recorded
     for :meth:`~sknas.search.base.Searcher.pop_records` and the genotypes
     already proposed.
     """
@@ -174,7 +177,7 @@ class DataSearcher(Searcher):
 
     def _start_search(self):
         """Reset the state every such search starts from (call it from ``_setup``, after validation)."""
-        portfolio = self.space_.portfolio()
+        portfolio = getattr(self.space_, "hand_portfolio", self.space_.portfolio)()
         arch = self._arch_space()
         if hasattr(arch, "n_blocks"):  # the mlp space's portfolio leads with its linear model (n_blocks=0)
             portfolio = [g for g in portfolio if arch.n_blocks(self._arch_part(g)) > 0] or portfolio
