@@ -242,6 +242,19 @@ class TabularClassifierNet(_TabularNetMixin, NeuralNetClassifier):
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
+    def _get_predict_nonlinearity(self):
+        # skorch's "auto" applies the softmax only when the criterion is a CrossEntropyLoss; every sknas
+        # classifier's module returns logits (or log-probabilities, a snapshot ensemble), whatever its loss
+        # (the generalized cross-entropy is not a CrossEntropyLoss): its probabilities are their softmax
+        if self.predict_nonlinearity == "auto":
+            self.check_is_fitted()
+            return _softmax
+        return super()._get_predict_nonlinearity()
+
+
+def _softmax(logits):
+    return torch.softmax(logits, dim=-1)
+
 
 class TabularRegressorNet(_TabularNetMixin, NeuralNetRegressor):
     """A skorch regressor for preprocessed tables with an internally standardized target.

@@ -57,3 +57,17 @@ def test_a_gce_trial_is_scored_by_accuracy_and_pruned_on_plain_cross_entropy():
     # the score is the accuracy of the predictions
     accuracy = np.mean(np.asarray(r.predictions).argmax(axis=1) == data.y_valid)
     assert r.score == pytest.approx(accuracy)
+
+
+@pytest.mark.parametrize("changes", [{}, {"loss": "gce"}, {"loss": "gce", "ensemble_k": 4}, {"snapshots": 3}])
+def test_a_classifiers_probabilities_are_probabilities_whatever_its_loss(changes):
+    """skorch's 'auto' softmax only follows a CrossEntropyLoss criterion; a GCE-trained net returned its logits."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = np.arange(90) % 3
+    net = _net("classification", **changes)
+    net.fit(X, y)
+    proba = net.predict_proba(X)
+    assert proba.shape == (90, 3)
+    assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(net.predict(X), net.classes_[proba.argmax(axis=1)])
