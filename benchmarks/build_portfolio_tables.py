@@ -6,7 +6,7 @@ portfolio greedily from tabulated evaluations of many configurations on many
 datasets; ``benchmarks/build_portfolio.py`` does the same for sknas by
 training a pool on 11 bundled or synthetic datasets. This script does it
 from the shipped tables of real datasets instead (``sknas/data/tabnas_*.npz``,
-made by ``benchmarks/make_tabulated_meta.py``: 307 genotypes of the default
+made by ``benchmarks/make_tabulated_meta.py``: 500 genotypes of the default
 mlp space, architecture and training, restricted to networks of at most
 100,000 parameters, 2 seeds, 10 epochs without early stopping, on 8 tables
 of ``../shared/meta`` none of which is among the tables
