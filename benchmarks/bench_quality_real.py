@@ -38,10 +38,14 @@ or large, numeric or mixed (string columns), binary, multiclass or
 regression.
 
     python benchmarks/bench_quality_real.py --time-budget 60 --splits 1 --tables 12 --n-jobs 2 \\
-        [--before ../wt-before] [--models sknas "sknas single" HistGradientBoosting] [--add earlier.csv]
+        [--before ../wt-before] [--models sknas "sknas single" HistGradientBoosting] [--add earlier.csv] \\
+        [--rows run.jsonl]
 
-Writes benchmarks/results/quality_real.md and quality_real.csv. ``--report
-A.csv B.csv ...`` fits nothing: it ranks the rows of earlier runs together,
+Writes benchmarks/results/quality_real.md and quality_real.csv. ``--splits``
+takes a number N (splits 0 to N-1) or split numbers (``1,2``). ``--rows
+FILE`` appends each finished fit to a JSON-lines file and, run again, skips
+the fits it holds (a long run survives an interruption). ``--report A.csv
+B.jsonl ...`` fits nothing: it ranks the rows of earlier runs together,
 first the models present on every (table, split), then, on each split where
 other models ran too, all the models of that split.
 """
@@ -53,6 +57,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -288,7 +293,20 @@ def fit_one(name, split, model_name, args):
         row["fit_time"] = time.time() - start
     print(f"{name:24s} split {split} {model_name:22s} score {row['score']:.4f} fit {row['fit_time']:6.1f}s"
           + (f"  {row['error']}" if row["error"] else ""), flush=True)
+    if args.rows:  # a checkpoint: the row is on disk as soon as its fit ends
+        with _ROWS_LOCK, open(args.rows, "a") as f:
+            f.write(json.dumps(row) + "\n")
     return row
+
+
+_ROWS_LOCK = threading.Lock()
+
+
+def _done_rows(path):
+    """The rows a --rows file already holds (an interrupted run's finished fits)."""
+    if not path or not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def _kinds(names):
@@ -343,7 +361,8 @@ def _section(frame, args, title):
 
 def report(args):
     """Rank earlier runs' rows together: the models on every (table, split), then each split's models."""
-    frame = pd.concat([pd.read_csv(path) for path in args.report], ignore_index=True)
+    frame = pd.concat([pd.read_json(path, lines=True) if path.endswith(".jsonl") else pd.read_csv(path)
+                       for path in args.report], ignore_index=True)
     frame["error"] = frame["error"].astype(object).fillna("")
     frame = frame.drop_duplicates(["dataset", "split", "model"], keep="last")
     cells = frame.groupby(["dataset", "split"]).ngroups
@@ -371,7 +390,7 @@ def report(args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--time-budget", type=float, default=60.0)
-    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--splits", default="3", help="a number N (splits 0 to N-1) or comma-separated split numbers")
     parser.add_argument("--tables", default="30", help="a number (the first N of DEFAULT_TABLES) or comma-separated names")
     parser.add_argument("--models", nargs="+", default=None)
     parser.add_argument("--before", help="path of another sknas checkout: adds the 'sknas before' model")
@@ -382,6 +401,8 @@ def main():
                              "AutoGluon=../venv-ag/bin/python; default: this one")
     parser.add_argument("--add", nargs="*", default=[],
                         help="CSV files of earlier runs (other models, same tables and splits) to rank together")
+    parser.add_argument("--rows", help="a JSON-lines file each finished fit is appended to; fits it already holds "
+                                       "are not run again (resume an interrupted run)")
     parser.add_argument("--report", nargs="+", default=None, metavar="CSV",
                         help="fit nothing: rank the rows of these earlier runs together (see the docstring)")
     args = parser.parse_args()
@@ -405,11 +426,16 @@ def main():
                 print(f"{m}: {EXTERNAL[m]} does not import in {python}: skipped")
                 continue
         available.append(m)
-    tasks = [(name, split, m) for name in tables for split in range(args.splits) for m in available]
+    splits = [int(v) for v in args.splits.split(",") if v] if "," in args.splits else list(range(int(args.splits)))
+    done = _done_rows(args.rows)
+    finished = {(r["dataset"], r["split"], r["model"]) for r in done}
+    tasks = [(name, split, m) for name in tables for split in splits for m in available
+             if (name, split, m) not in finished]
+    done = [r for r in done if r["dataset"] in tables and r["split"] in splits and r["model"] in available]
     # the slow (sknas) fits first, so that the quick baselines fill the gaps at the end
     tasks.sort(key=lambda t: t[2] not in SKNAS_MODELS + tuple(EXTERNAL))
     rows = Parallel(n_jobs=args.n_jobs, backend="threading")(delayed(fit_one)(*t, args) for t in tasks)
-    frame = pd.concat([pd.DataFrame(rows)] + [pd.read_csv(path) for path in args.add], ignore_index=True)
+    frame = pd.concat([pd.DataFrame(done + rows)] + [pd.read_csv(path) for path in args.add], ignore_index=True)
     frame["error"] = frame["error"].astype(object).fillna("")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out + ".csv", index=False)
@@ -419,7 +445,7 @@ def main():
            + (" --models " + " ".join(repr(m) if " " in m else m for m in args.models) if args.models else "")
            + "".join(f" --python {m}=PATH" for m in args.pythons)
            + (" --add " + " ".join(args.add) if args.add else ""))
-    text = (f"# Quality on real tables\n\n`{cmd}`\n\n{len(tables)} tables of `../shared/meta` x {args.splits} "
+    text = (f"# Quality on real tables\n\n`{cmd}`\n\n{len(tables)} tables of `../shared/meta` x {len(splits)} "
             f"split(s), 75/25, raw frames; 2-core machine, {args.n_jobs} fit(s) at a time, one core each. "
             f"Score: accuracy or R^2; mean rank over every (table, split), 1 = best; log-loss rank over the "
             f"classification tables.\n\n{table.to_markdown(floatfmt='.3f')}\n\n## Mean rank by kind of table\n\n"
