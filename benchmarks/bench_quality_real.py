@@ -237,36 +237,33 @@ def _baseline(model_name, classification, seed, cats):
     raise ValueError(model_name)
 
 
+def _fit_in_subprocess(command, env, timeout):
+    """Run one fit script in a subprocess and return the dict of its last 'RESULT ' line."""
+    proc = subprocess.run(command, cwd="/tmp", env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no result")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
 def fit_one(name, split, model_name, args):
     warnings.filterwarnings("ignore")
     row = {"dataset": name, "split": split, "model": model_name, "score": float("nan"), "log_loss": float("nan"),
            "fit_time": float("nan"), "error": ""}
     start = time.time()
     try:
+        here = str(Path(__file__).resolve().parent)
         if model_name in SKNAS_MODELS:
             checkout = Path(args.before).resolve() if model_name == "sknas before" else ROOT
             params = SKNAS_PARAMS.get(model_name, {})
-            env = dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1")
-            proc = subprocess.run([sys.executable, "-c", _SKNAS_FIT, str(Path(__file__).resolve().parent), name,
-                                   str(split),
-                                   str(args.time_budget), json.dumps(params)],
-                                  cwd="/tmp", env=env, capture_output=True, text=True,
-                                  timeout=10 * args.time_budget + 120)
-            lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-            if not lines:
-                raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no result")
-            row.update(json.loads(lines[-1][len("RESULT "):]))
+            row.update(_fit_in_subprocess(
+                [sys.executable, "-c", _SKNAS_FIT, here, name, str(split), str(args.time_budget), json.dumps(params)],
+                dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1"), 10 * args.time_budget + 120))
         elif model_name in EXTERNAL:
-            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-            proc = subprocess.run([args.pythons.get(model_name, sys.executable), "-c", _EXTERNAL_FIT,
-                                   str(Path(__file__).resolve().parent), model_name, name, str(split),
-                                   str(args.time_budget)],
-                                  cwd="/tmp", env=env, capture_output=True, text=True,
-                                  timeout=10 * args.time_budget + 600)
-            lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-            if not lines:
-                raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no result")
-            row.update(json.loads(lines[-1][len("RESULT "):]))
+            row.update(_fit_in_subprocess(
+                [args.pythons.get(model_name, sys.executable), "-c", _EXTERNAL_FIT, here, model_name, name, str(split),
+                 str(args.time_budget)],
+                dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1"), 10 * args.time_budget + 600))
         else:
             X_tr, X_te, y_tr, y_te, task = _split(name, split)
             classification = task != "regression"
