@@ -358,7 +358,7 @@ def _section(frame, args, title):
 
 def report(args):
     """Rank earlier runs' rows together: the models on every (table, split), then each split's models."""
-    frame = pd.concat([pd.read_json(path, lines=True) if path.endswith(".jsonl") else pd.read_csv(path)
+    frame = pd.concat([pd.DataFrame(_done_rows(path)) if path.endswith(".jsonl") else pd.read_csv(path)
                        for path in args.report], ignore_index=True)
     frame["error"] = frame["error"].astype(object).fillna("")
     frame = frame.drop_duplicates(["dataset", "split", "model"], keep="last")
@@ -424,11 +424,11 @@ def main():
                 continue
         available.append(m)
     splits = [int(v) for v in args.splits.split(",") if v] if "," in args.splits else list(range(int(args.splits)))
-    done = _done_rows(args.rows)
+    done = [r for r in _done_rows(args.rows)  # this selection's fits an earlier run finished
+            if r["dataset"] in tables and r["split"] in splits and r["model"] in available]
     finished = {(r["dataset"], r["split"], r["model"]) for r in done}
     tasks = [(name, split, m) for name in tables for split in splits for m in available
              if (name, split, m) not in finished]
-    done = [r for r in done if r["dataset"] in tables and r["split"] in splits and r["model"] in available]
     # the slow (sknas) fits first, so that the quick baselines fill the gaps at the end
     tasks.sort(key=lambda t: t[2] not in SKNAS_MODELS + tuple(EXTERNAL))
     rows = Parallel(n_jobs=args.n_jobs, backend="threading")(delayed(fit_one)(*t, args) for t in tasks)
